@@ -1,0 +1,215 @@
+"""Make the 2024 OpenMMLab stack run on a CPU-only torch 2.x machine.
+
+Three independent fixes, each applied only when the environment needs it
+(see ``docs/environment.md``):
+
+* torchvision whose compiled ops cannot load (a CUDA wheel next to CPU torch):
+  pure-torch ``torchvision::nms`` / ``qnms`` so that it imports and
+  ``nms`` / ``batched_nms`` work; ``roi_align`` uses torchvision's own Python
+  fallback.
+* mmcv without compiled ops (``mmcv-lite``): a placeholder ``mmcv._ext`` whose
+  ``nms`` is pure torch and whose other ops raise :class:`MissingCompiledOpError`.
+* torch's weights-only checkpoint loading (on by default since torch 2.6):
+  the numpy and MMEngine types found in MMEngine checkpoints are registered as
+  safe globals. Weights-only loading stays on: a pickle that would run code
+  is still refused.
+
+Call :func:`apply` before importing torchvision, mmcv.ops, mmpose or mmdet.
+It is idempotent.
+"""
+import glob
+import importlib.machinery
+import importlib.util
+import os
+import pickle
+import sys
+import types
+
+import torch
+
+_APPLIED = False
+_TORCHVISION_SCHEMAS = {
+    'nms': 'nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
+    'qnms': 'qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
+}
+_torchvision_lib = None  # keeps the fallback op definitions alive
+
+
+class MissingCompiledOpError(RuntimeError):
+    """A compiled mmcv op was called but this mmcv build has none."""
+
+
+def nms_pure_torch(boxes: torch.Tensor,
+                   scores: torch.Tensor,
+                   iou_threshold: float,
+                   offset: int = 0) -> torch.Tensor:
+    """Greedy non-maximum suppression in plain torch.
+
+    Args:
+        boxes (Tensor): (N, 4) boxes, xyxy.
+        scores (Tensor): (N, ) scores.
+        iou_threshold (float): boxes overlapping a kept box by more than this
+            IoU are dropped.
+        offset (int): 0, or 1 for mmcv's legacy ``+1`` box extent.
+
+    Returns:
+        Tensor: indices of the kept boxes (int64), by decreasing score.
+    """
+    if boxes.numel() == 0:
+        return boxes.new_zeros((0, ), dtype=torch.long)
+    boxes = boxes.float()
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    areas = (x2 - x1 + offset) * (y2 - y1 + offset)
+    order = scores.float().argsort(descending=True)
+    iw = (torch.minimum(x2[:, None], x2[None]) -
+          torch.maximum(x1[:, None], x1[None]) + offset).clamp(min=0)
+    ih = (torch.minimum(y2[:, None], y2[None]) -
+          torch.maximum(y1[:, None], y1[None]) + offset).clamp(min=0)
+    inter = iw * ih
+    iou = inter / (areas[:, None] + areas[None] - inter).clamp(min=1e-12)
+    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
+    keep = []
+    for i in order.tolist():
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= iou[i] > iou_threshold
+    return torch.tensor(keep, dtype=torch.long, device=boxes.device)
+
+
+def _torchvision_ops_load() -> bool:
+    """Whether torchvision's compiled ops load (True if not installed)."""
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None or 'torchvision' in sys.modules:
+        return True
+    libs = glob.glob(
+        os.path.join(spec.submodule_search_locations[0], '_C.*so'))
+    if not libs:
+        return False
+    try:
+        torch.ops.load_library(libs[0])
+    except (OSError, RuntimeError):
+        return False
+    return True
+
+
+def patch_torchvision() -> bool:
+    """Register pure-torch ops when torchvision's compiled ops cannot load.
+
+    Returns:
+        bool: whether the fallbacks were installed.
+    """
+    global _torchvision_lib
+    if _torchvision_ops_load():
+        return False
+    _torchvision_lib = torch.library.Library('torchvision', 'DEF')
+    for name, schema in _TORCHVISION_SCHEMAS.items():
+        _torchvision_lib.define(schema)
+        _torchvision_lib.impl(name, nms_pure_torch,
+                              'CompositeExplicitAutograd')
+    import torchvision.ops.boxes as tv_boxes
+
+    # nms() asserts that the compiled library loaded; our ops stand in for it.
+    # Other ops keep the assertion (or torchvision's own Python fallback).
+    tv_boxes._assert_has_ops = lambda: None
+    return True
+
+
+def _missing_op(name: str):
+
+    def raise_missing(*args, **kwargs):
+        raise MissingCompiledOpError(
+            f'mmcv op "{name}" needs mmcv built with its compiled ops, but '
+            'this environment has mmcv-lite. Run `make setup-full` to build '
+            'mmcv 2.1.0 with ops (about 20 minutes on 2 cores).')
+
+    raise_missing.__name__ = name
+    return raise_missing
+
+
+def _ext_getattr(name: str):
+    # mmcv's load_ext checks hasattr() for every op a module uses at import
+    if name.startswith('__'):
+        raise AttributeError(name)
+    return _missing_op(name)
+
+
+def _mmcv_ext_nms(boxes, scores, iou_threshold=0.5, offset=0):
+    return nms_pure_torch(boxes, scores, iou_threshold, offset)
+
+
+def patch_mmcv() -> bool:
+    """Install a placeholder ``mmcv._ext`` when mmcv has no compiled ops.
+
+    Returns:
+        bool: whether the placeholder was installed.
+    """
+    if importlib.util.find_spec('mmcv') is None or \
+            importlib.util.find_spec('mmcv._ext') is not None:
+        return False
+    ext = types.ModuleType('mmcv._ext')
+    # mmengine inspects __spec__ of imported modules; a bare module has None.
+    ext.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', loader=None)
+    ext.nms = _mmcv_ext_nms
+    ext.__getattr__ = _ext_getattr
+    sys.modules['mmcv._ext'] = ext
+    import mmcv
+    mmcv._ext = ext
+    return True
+
+
+def history_buffer_getattr(obj, name: str):
+    """Stand-in for ``builtins.getattr`` while loading checkpoints.
+
+    MMEngine's message hub pickles each ``HistoryBuffer`` with its statistics
+    methods, which pickle as ``getattr(HistoryBuffer, 'mean')``. Allowing the
+    real ``getattr`` would let a checkpoint reach any attribute (and run
+    code); this resolves only HistoryBuffer's registered statistics methods.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    # the built-in methods are registered only when a first buffer is made
+    allowed = {'min', 'max', 'current', 'mean'}
+    allowed |= set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: '
+        'only HistoryBuffer statistics methods are allowed')
+
+
+def _checkpoint_safe_globals() -> list:
+    """Globals that MMEngine checkpoints pickle besides tensors and builtins.
+    """
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+
+    numpy_types = [
+        np._core.multiarray._reconstruct, np._core.multiarray.scalar,
+        np.ndarray, np.dtype
+    ]
+    # numpy 2 pickles each dtype by its class, e.g. numpy.dtypes.Float64DType
+    dtype_classes = [
+        type(np.dtype(t)) for t in np.sctypeDict.values()
+        if not isinstance(t, str)
+    ]
+    return numpy_types + sorted(set(dtype_classes), key=str) + [
+        HistoryBuffer, (history_buffer_getattr, 'builtins.getattr')
+    ]
+
+
+def patch_checkpoint_loading() -> None:
+    """Allow MMEngine checkpoints under torch's weights-only loading."""
+    if hasattr(torch.serialization, 'add_safe_globals'):
+        torch.serialization.add_safe_globals(_checkpoint_safe_globals())
+
+
+def apply() -> None:
+    """Apply every fix the environment needs; safe to call repeatedly."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    patch_torchvision()
+    patch_mmcv()
+    patch_checkpoint_loading()
+    _APPLIED = True

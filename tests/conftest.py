@@ -1,0 +1,35 @@
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+import posefix_mm  # noqa: F401  (applies the environment fixes first)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DATA = osp.join(REPO_ROOT, '..', 'shared', 'data')
+
+
+def _data_dir(env: str, name: str) -> str:
+    path = os.environ.get(env, osp.join(SHARED_DATA, name))
+    if not osp.isdir(path):
+        pytest.fail(f'{name} not found at {path}; set {env} to its folder')
+    return osp.abspath(path)
+
+
+@pytest.fixture(scope='session')
+def coco_mini() -> str:
+    """Folder of coco_mini (override with POSEFIX_COCO_MINI)."""
+    return _data_dir('POSEFIX_COCO_MINI', 'coco_mini')
+
+
+@pytest.fixture(scope='session')
+def lspet() -> str:
+    """Folder of lspet (override with POSEFIX_LSPET)."""
+    return _data_dir('POSEFIX_LSPET', 'lspet')
+
+
+@pytest.fixture(scope='session')
+def venv_bin() -> str:
+    """The bin folder of the Python running the tests (mim lives there)."""
+    return osp.dirname(sys.executable)

@@ -1,0 +1,76 @@
+import importlib
+import os
+
+import pytest
+import torch
+
+from posefix_mm.utils import compat
+
+
+def _nms_reference(boxes, scores, thr):
+    """Brute-force greedy NMS, one box at a time."""
+    order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
+    keep = []
+    for i in order:
+        ok = True
+        for j in keep:
+            x1 = max(boxes[i][0], boxes[j][0])
+            y1 = max(boxes[i][1], boxes[j][1])
+            x2 = min(boxes[i][2], boxes[j][2])
+            y2 = min(boxes[i][3], boxes[j][3])
+            inter = max(0., x2 - x1) * max(0., y2 - y1)
+            area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+            if inter / (area(boxes[i]) + area(boxes[j]) - inter) > thr:
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+    return keep
+
+
+@pytest.fixture
+def random_boxes():
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(60, 2, generator=gen) * 100
+    wh = torch.rand(60, 2, generator=gen) * 40 + 1
+    return torch.cat([xy, xy + wh], 1), torch.rand(60, generator=gen)
+
+
+def test_torchvision_nms_matches_reference(random_boxes):
+    from torchvision.ops import batched_nms, nms
+    boxes, scores = random_boxes
+    expected = _nms_reference(boxes.tolist(), scores.tolist(), 0.3)
+    assert nms(boxes, scores, 0.3).tolist() == expected
+    # one class per box: nothing suppresses anything
+    idxs = torch.arange(len(boxes))
+    assert sorted(batched_nms(boxes, scores, idxs, 0.3).tolist()) == list(
+        range(len(boxes)))
+
+
+def test_mmcv_nms_matches_reference(random_boxes):
+    from mmcv.ops import nms
+    boxes, scores = random_boxes
+    dets, keep = nms(boxes, scores, 0.5)
+    assert keep.tolist() == _nms_reference(boxes.tolist(), scores.tolist(),
+                                           0.5)
+    assert torch.equal(dets[:, 4], scores[keep])
+
+
+def test_missing_compiled_op_names_op_and_remedy():
+    import mmcv._ext as ext
+    if getattr(ext, '__file__', None):
+        pytest.skip('mmcv has its compiled ops here')
+    with pytest.raises(compat.MissingCompiledOpError,
+                       match='roi_align_forward.*make setup-full'):
+        ext.roi_align_forward(torch.zeros(1))
+
+
+def test_openmmlab_apis_import():
+    for name in ('mmpose.models', 'mmpose.apis', 'mmdet.apis', 'torchvision'):
+        importlib.import_module(name)
+
+
+def test_apply_is_idempotent():
+    compat.apply()
+    compat.apply()
+    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
