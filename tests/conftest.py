@@ -33,3 +33,18 @@ def lspet() -> str:
 def venv_bin() -> str:
     """The bin folder of the Python running the tests (mim lives there)."""
     return osp.dirname(sys.executable)
+
+
+@pytest.fixture(scope='session')
+def coco_mini_train(coco_mini):
+    """PoseFixCocoDataset on coco_mini train2017, no pipeline."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+    init_default_scope('mmpose')
+    return DATASETS.build(
+        dict(
+            type='PoseFixCocoDataset',
+            data_root=coco_mini,
+            ann_file='annotations/person_keypoints_train2017.json',
+            data_prefix=dict(img='train2017/'),
+            pipeline=[]))

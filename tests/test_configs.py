@@ -27,5 +27,6 @@ def test_config_builds(path, coco_mini):
     dataset_cfg = cfg.train_dataloader.dataset.copy()
     if 'coco_mini' not in dataset_cfg.get('data_root', ''):
         pytest.skip('full COCO is not on this machine; model built')
+    dataset_cfg.data_root = coco_mini
     dataset = DATASETS.build(dataset_cfg)
     assert len(dataset) > 0

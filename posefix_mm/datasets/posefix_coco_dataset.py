@@ -1,0 +1,112 @@
+"""COCO-style dataset for PoseFix training: each top-down sample also carries
+the other persons of its image, which error synthesis needs for swaps."""
+import json
+from collections import defaultdict
+from typing import List, Optional
+
+import numpy as np
+from mmpose.datasets.datasets.body import CocoDataset
+from mmpose.registry import DATASETS
+
+from posefix_mm.utils.keypoint_similarity import keypoint_similarity
+
+MIN_MATCH_OKS = 0.1
+
+
+@DATASETS.register_module()
+class PoseFixCocoDataset(CocoDataset):
+    """MMPose's ``CocoDataset`` (top-down) plus, per sample:
+
+    - ``other_keypoints`` (M, K, 2), ``other_keypoints_visible`` (M, K),
+      ``other_bboxes`` (M, 4) xyxy: every other non-crowd annotated person of
+      the same image (M >= 0; persons without keypoints count for crowding);
+    - ``sigmas`` (K, ) from the metainfo (MMPose already adds
+      ``flip_indices``, ``upper_body_ids`` and ``lower_body_ids``);
+    - with ``predictions_file``: ``pred_keypoints`` (1, K, 2) and
+      ``pred_keypoints_visible`` (1, K), the prediction of an estimator on
+      this training person (the best-OKS result of the same image, if its
+      OKS >= 0.1), which ``SynthesizePoseErrors(unlabeled='prediction')``
+      uses for joints without ground truth, as the official code does.
+
+    Args:
+        predictions_file (str, optional): COCO keypoint results (a list of
+            ``image_id, category_id, keypoints, score``) on this split.
+        **kwargs: arguments of ``CocoDataset``.
+    """
+
+    def __init__(self, *args, predictions_file: Optional[str] = None,
+                 **kwargs):
+        self.predictions_file = predictions_file
+        super().__init__(*args, **kwargs)
+
+    def _get_topdown_data_infos(self, instance_list: List[dict]) -> List[dict]:
+        by_image = defaultdict(list)
+        for instance in instance_list:
+            if not instance.get('iscrowd', 0):
+                by_image[instance['img_id']].append(instance)
+        predictions = self._load_predictions()
+        data_list = super()._get_topdown_data_infos(instance_list)
+        for data_info in data_list:
+            others = [
+                o for o in by_image[data_info['img_id']]
+                if o['id'] != data_info['id']
+            ]
+            self._add_others(data_info, others)
+            if predictions is not None:
+                self._add_prediction(data_info,
+                                     predictions.get(data_info['img_id'], []))
+        return data_list
+
+    def _add_others(self, data_info: dict, others: List[dict]) -> None:
+        num_kpt = data_info['keypoints'].shape[1]
+        data_info['other_keypoints'] = np.array(
+            [o['keypoints'][0] for o in others],
+            dtype=np.float32).reshape(-1, num_kpt, 2)
+        data_info['other_keypoints_visible'] = np.array(
+            [o['keypoints_visible'][0] for o in others],
+            dtype=np.float32).reshape(-1, num_kpt)
+        data_info['other_bboxes'] = np.array(
+            [o['bbox'][0] for o in others], dtype=np.float32).reshape(-1, 4)
+
+    def _load_predictions(self) -> Optional[dict]:
+        if self.predictions_file is None:
+            return None
+        with open(self.predictions_file) as f:
+            results = json.load(f)
+        if not isinstance(results, list):
+            raise ValueError(f'{self.predictions_file}: expected a list of '
+                             'COCO keypoint results')
+        by_image = defaultdict(list)
+        for i, result in enumerate(results):
+            try:
+                kpts = np.asarray(result['keypoints'], dtype=np.float64)
+                by_image[int(result['image_id'])].append(kpts.reshape(-1, 3))
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f'{self.predictions_file}: entry {i}: '
+                                 f'bad image_id or keypoints ({e})') from e
+        return by_image
+
+    def _add_prediction(self, data_info: dict, candidates: list) -> None:
+        visible = data_info['keypoints_visible'][0] > 0
+        if not candidates or not visible.any():
+            return
+        preds = np.stack(candidates)
+        if preds.shape[1] != len(visible):
+            raise ValueError(
+                f'{self.predictions_file}: {preds.shape[1]} keypoints per '
+                f'result, the dataset has {len(visible)}')
+        sq_dist = ((preds[:, :, :2] - data_info['keypoints'])**2).sum(-1)
+        ks = keypoint_similarity(sq_dist, max(float(data_info['area']), 1.),
+                                 self.metainfo['sigmas'])
+        oks = ks[:, visible].mean(1)
+        best = int(oks.argmax())
+        if oks[best] >= MIN_MATCH_OKS:
+            data_info['pred_keypoints'] = preds[best:best + 1, :, :2].astype(
+                np.float32)
+            data_info['pred_keypoints_visible'] = (
+                preds[best:best + 1, :, 2] > 0).astype(np.float32)
+
+    def get_data_info(self, idx: int) -> dict:
+        data_info = super().get_data_info(idx)
+        data_info['sigmas'] = self.metainfo['sigmas'].copy()
+        return data_info

@@ -1,0 +1,88 @@
+"""Pipeline steps that carry the input pose (``input_keypoints``) along with
+the image: MMPose's ``RandomFlip`` and ``TopdownAffine`` move only
+``keypoints``, and ``PackPoseInputs`` does not know the input pose."""
+import cv2
+import numpy as np
+from mmpose.datasets.transforms import (PackPoseInputs, RandomFlip,
+                                        TopdownAffine)
+from mmpose.registry import TRANSFORMS
+from mmpose.structures.keypoint import flip_keypoints
+from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
+
+
+@TRANSFORMS.register_module()
+class RandomFlipWithInputPose(RandomFlip):
+    """``RandomFlip`` that also flips the input pose, swapping mirror joints
+    of ``input_keypoints``, ``input_keypoints_visible`` and
+    ``synth_error_types``.
+
+    Required Keys: as ``RandomFlip``, plus
+
+        - input_keypoints (np.ndarray): (1, K, 2), image coordinates
+        - input_keypoints_visible (np.ndarray): (1, K)
+        - synth_error_types (np.ndarray): (1, K), optional
+
+    Modified Keys: as ``RandomFlip``, plus the three above.
+    """
+
+    def transform(self, results: dict) -> dict:
+        results = super().transform(results)
+        if not results['flip']:
+            return results
+        h, w = results.get('input_size', results['img_shape'])
+        flip_indices = results['flip_indices']
+        results['input_keypoints'], results['input_keypoints_visible'] = \
+            flip_keypoints(
+                results['input_keypoints'],
+                results['input_keypoints_visible'],
+                image_size=(w, h),
+                flip_indices=flip_indices,
+                direction=results['flip_direction'])
+        if 'synth_error_types' in results:
+            results['synth_error_types'] = \
+                results['synth_error_types'][:, flip_indices]
+        return results
+
+
+@TRANSFORMS.register_module()
+class TopdownAffineWithInputPose(TopdownAffine):
+    """``TopdownAffine`` that also warps the input pose into the crop.
+
+    Required Keys: as ``TopdownAffine``, plus
+
+        - input_keypoints (np.ndarray): (1, K, 2), image coordinates
+
+    Modified Keys: as ``TopdownAffine``, plus
+
+        - input_keypoints: (1, K, 2), now in crop (input image) coordinates
+    """
+
+    def transform(self, results: dict) -> dict:
+        results = super().transform(results)
+        rot = results['bbox_rotation'][0] if 'bbox_rotation' in results \
+            else 0.
+        get_matrix = get_udp_warp_matrix if self.use_udp else get_warp_matrix
+        # the matrix TopdownAffine used, from what it left in results
+        warp_mat = get_matrix(
+            results['input_center'],
+            results['input_scale'],
+            rot,
+            output_size=results['input_size'])
+        results['input_keypoints'] = cv2.transform(
+            results['input_keypoints'].astype(np.float32),
+            warp_mat).astype(np.float32)
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackPoseFixInputs(PackPoseInputs):
+    """``PackPoseInputs`` that also packs the input pose into
+    ``data_sample.gt_instances``: ``input_keypoints`` (N, K, 2) in crop
+    coordinates, ``input_keypoints_visible`` (N, K) and, when synthesized,
+    ``synth_error_types`` (N, K)."""
+
+    instance_mapping_table = dict(
+        PackPoseInputs.instance_mapping_table,
+        input_keypoints='input_keypoints',
+        input_keypoints_visible='input_keypoints_visible',
+        synth_error_types='synth_error_types')

@@ -1,0 +1,389 @@
+"""Training-time input poses: ground truth corrupted with realistic errors
+(PoseFix section 4; SPEC section 2)."""
+import warnings
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmpose.registry import TRANSFORMS
+from mmpose.structures.bbox import bbox_xyxy2xywh
+from pycocotools import mask as mask_utils
+
+from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
+                                                  KS_GOOD, KS_JITTER, MISS,
+                                                  NO_GT, SWAP, ks_distance)
+from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
+                           joint_type_probabilities, tables_num_keypoints,
+                           validate_error_tables)
+
+KS_MISS_MAX = 0.1  # misses land between KS 0.5 and 0.1 of their anchor
+OWN, MIRROR = 0, 1  # anchor slots; other persons' j, j' follow in pairs
+UNLABELED_POLICIES = ('box', 'prediction', 'omit')
+
+
+def build_anchors(keypoints, visible, flip_indices, others, others_visible):
+    """Points a synthesized joint is judged against, for every joint j.
+
+    Slot 0 is the person's own joint j, slot 1 its mirror joint j', then
+    j of each overlapping person, then j' of each. A mirror joint annotated on the very
+    point of j counts as absent: no point is closer to one than the other.
+
+    Args:
+        keypoints (np.ndarray): (K, 2) ground truth of the person.
+        visible (np.ndarray): (K, ) bool, labelled joints.
+        flip_indices (np.ndarray): (K, ) mirror joint of each joint.
+        others (np.ndarray): (M, K, 2) overlapping persons.
+        others_visible (np.ndarray): (M, K) bool.
+
+    Returns:
+        tuple: anchors (K, 2 + 2M, 2) and their validity (K, 2 + 2M).
+    """
+    has_mirror = flip_indices != np.arange(len(keypoints))
+    mirror = keypoints[flip_indices]
+    distinct = np.any(mirror != keypoints, axis=1)
+    anchors = np.concatenate(
+        [keypoints[None], mirror[None], others, others[:, flip_indices]])
+    valid = np.concatenate([
+        visible[None], (visible[flip_indices] & has_mirror & distinct)[None],
+        others_visible, others_visible[:, flip_indices] & has_mirror
+    ])
+    return anchors.transpose(1, 0, 2), valid.T
+
+
+def _choose(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index drawn with the given weights, by inverse CDF.
+
+    Args:
+        weights (np.ndarray): (K, A) non-negative weights.
+        u (np.ndarray): (K, N) uniforms in [0, 1).
+
+    Returns:
+        np.ndarray: (K, N) indices in [0, A); A - 1 where a row has no
+        weight.
+    """
+    cdf = np.cumsum(weights, axis=1)
+    picks = (u * cdf[:, -1:])[:, :, None] >= cdf[:, None, :]
+    return np.minimum(picks.sum(-1), weights.shape[1] - 1)
+
+
+def type_anchor_weights(valid: np.ndarray, miss_own_weight: float):
+    """Where each error type is drawn around, and what it must be nearest.
+
+    Args:
+        valid (np.ndarray): (K, A) bool anchors of :func:`build_anchors`.
+        miss_own_weight (float): weight of the own joint among miss anchors.
+
+    Returns:
+        tuple: weights (5, K, A) of the anchors a point of each type is
+        drawn around, and target (5, K, A) bool, the anchors it must be
+        nearer to than to every other anchor (none for a miss, which must
+        keep away from all).
+    """
+    weights = np.zeros((5, ) + valid.shape)
+    weights[(GOOD, JITTER), :, OWN] = 1
+    weights[INVERSION, :, MIRROR] = 1
+    weights[SWAP, :, 2:] = valid[:, 2:]
+    weights[MISS] = valid
+    weights[MISS, :, OWN] *= miss_own_weight
+    target = weights > 0
+    target[MISS] = False
+    return weights, target
+
+
+def structurally_feasible(valid: np.ndarray) -> np.ndarray:
+    """(K, 5) bool: types a labelled joint can take given its anchors: an
+    inversion needs a labelled mirror joint, a swap an overlapping person's
+    labelled j or j'."""
+    feasible = np.repeat(valid[:, OWN, None], 5, axis=1)
+    feasible[:, INVERSION] &= valid[:, MIRROR]
+    feasible[:, SWAP] &= valid[:, 2:].any(1)
+    return feasible
+
+
+def draw_types(probs: np.ndarray, feasible: np.ndarray, u: np.ndarray):
+    """One error type per joint; infeasible types get probability 0 and the
+    rest is renormalised.
+
+    Args:
+        probs (np.ndarray): (K, 5) table probabilities.
+        feasible (np.ndarray): (K, 5) bool.
+        u (np.ndarray): (K, ) uniforms.
+
+    Returns:
+        np.ndarray: (K, ) types; NO_GT where no type is feasible.
+    """
+    weights = probs * feasible
+    types = _choose(weights, u[:, None])[:, 0]
+    return np.where(weights.sum(1) > 0, types, NO_GT)
+
+
+def sample_points(types, anchors, valid, radii, rand, miss_own_weight):
+    """Candidates of each joint's error type and whether they obey its rule.
+
+    good, jitter: nearer to its own joint than to every other anchor;
+    inversion: nearer to the mirror joint than to every other anchor;
+    swap: nearer to some overlapping person's j or j' than to the own j, j';
+    miss: at least d_0.5 away from every anchor.
+
+    Args:
+        types (np.ndarray): (K, ) error type per joint (>= 0).
+        anchors (np.ndarray): (K, A, 2), see :func:`build_anchors`.
+        valid (np.ndarray): (K, A) bool.
+        radii (np.ndarray): (K, 5, 2) [low, high) radius of each type.
+        rand (dict): uniforms from ``SynthesizePoseErrors._draw``.
+        miss_own_weight (float): weight of the own joint among miss anchors.
+
+    Returns:
+        tuple: points (K, N, 2) and ok (K, N) bool.
+    """
+    k_idx = np.arange(len(types))
+    weights, target = type_anchor_weights(valid, miss_own_weight)
+    weights, target = weights[types, k_idx], target[types, k_idx]
+    centers = anchors[k_idx[:, None], _choose(weights, rand['anchor'])]
+    low, high = radii[k_idx, types, 0, None], radii[k_idx, types, 1, None]
+    radius = low + rand['radius'][k_idx, types] * (high - low)
+    angle = rand['angle'][k_idx, types]
+    centers[..., 0] += radius * np.cos(angle)
+    centers[..., 1] += radius * np.sin(angle)
+
+    diff = centers[:, :, None] - anchors[:, None]
+    dist = diff[..., 0]**2 + diff[..., 1]**2  # squared: same ordering
+    dist[~np.broadcast_to(valid[:, None], dist.shape)] = np.inf
+    nearest_target = np.where(target[:, None], dist, np.inf).min(-1)
+    nearest_rival = np.where(target[:, None], np.inf, dist).min(-1)
+    ok = nearest_target < nearest_rival
+    miss = types == MISS
+    ok[miss] = nearest_rival[miss] >= radii[miss, MISS, 0, None]**2
+    return centers, ok
+
+
+@TRANSFORMS.register_module()
+class SynthesizePoseErrors(BaseTransform):
+    """Make the input pose of a training sample by corrupting its ground
+    truth with the error types of Ronchi & Perona: good, jitter, inversion,
+    swap and miss (PoseFix, section 4).
+
+    Runs on image coordinates, before ``GetBBoxCenterScale``. For each
+    labelled joint one type is drawn from per-joint probability tables
+    (which depend on the number of labelled joints ``nv`` and the number of
+    overlapping persons), and the point is placed at a random angle and
+    radius in the type's ring, in keypoint-similarity units
+    ``d_k = sqrt(-2 * area * (2 * sigma)^2 * ln k)`` with ``area`` the area of
+    ``bbox``:
+
+    ============ ======================== ==================================
+    type         around                   radius
+    ============ ======================== ==================================
+    good         own joint j              [0, d_0.85)
+    jitter       own joint j              [d_0.85, d_0.5)
+    inversion    mirror joint j'          [0, d_0.5)
+    swap         j or j' of an overlap-   [0, d_0.5)
+                 ping person
+    miss         any of those (own x4)    [d_0.5, d_0.1)
+    ============ ======================== ==================================
+
+    Each point obeys its type's rule (see :func:`satisfies_rules`). A type
+    that cannot be sampled for a joint (no mirror joint or it is unlabelled,
+    no overlapping person, or no candidate obeys the rule) gets probability 0
+    and the others are renormalised.
+
+    Unlabelled joints (no ground truth) get ``synth_error_types`` -1. At test
+    time every input joint is present, so by default (``unlabeled='box'``)
+    they are given a uniformly random point inside ``bbox``, like a miss of
+    an estimator; ``'prediction'`` takes ``pred_keypoints`` (an estimator's
+    training-set prediction, as the official code does; see
+    ``PoseFixCocoDataset(predictions_file=...)``) where present, else a box
+    point; ``'omit'`` marks them invisible in the input.
+
+    Required Keys:
+
+        - keypoints (np.ndarray): (1, K, 2)
+        - keypoints_visible (np.ndarray): (1, K)
+        - bbox (np.ndarray): (1, 4) xyxy
+        - other_keypoints (np.ndarray): (M, K, 2)
+        - other_keypoints_visible (np.ndarray): (M, K)
+        - other_bboxes (np.ndarray): (M, 4) xyxy
+        - sigmas (np.ndarray): (K, )
+        - flip_indices (list[int]): (K, )
+        - upper_body_ids, lower_body_ids (only for skeletons without tables)
+        - pred_keypoints (np.ndarray): (1, K, 2), optional
+        - pred_keypoints_visible (np.ndarray): (1, K), optional
+
+    Added Keys:
+
+        - input_keypoints (np.ndarray): (1, K, 2) float32
+        - input_keypoints_visible (np.ndarray): (1, K) float32
+        - synth_error_types (np.ndarray): (1, K) int64: 0 good, 1 jitter,
+          2 inversion, 3 swap, 4 miss, -1 no ground truth
+
+    Args:
+        error_tables (dict, optional): per-joint probabilities, see
+            :mod:`.error_tables`. Defaults to the official COCO tables for 17
+            keypoints; other skeletons get :func:`derive_error_tables` and a
+            warning.
+        overlap_iou_thr (float): other persons count as overlapping (swap
+            sources, miss anchors, crowd count) at this box IoU. Default 0.1.
+        num_candidates (int): candidate points per type and joint. Default 16.
+        miss_own_weight (float): weight of the own joint among the anchors
+            of a miss (the others weigh 1). Default 4.
+        unlabeled (str): ``'box'``, ``'prediction'`` or ``'omit'``.
+    """
+
+    def __init__(self,
+                 error_tables: Optional[dict] = None,
+                 overlap_iou_thr: float = 0.1,
+                 num_candidates: int = 16,
+                 miss_own_weight: float = 4.0,
+                 unlabeled: str = 'box'):
+        super().__init__()
+        if error_tables is not None:
+            validate_error_tables(error_tables)
+        if not 0 <= overlap_iou_thr <= 1:
+            raise ValueError(
+                f'overlap_iou_thr must be in [0, 1], got {overlap_iou_thr}')
+        if num_candidates < 1:
+            raise ValueError(
+                f'num_candidates must be >= 1, got {num_candidates}')
+        if miss_own_weight <= 0:
+            raise ValueError(
+                f'miss_own_weight must be > 0, got {miss_own_weight}')
+        if unlabeled not in UNLABELED_POLICIES:
+            raise ValueError(f'unlabeled must be one of {UNLABELED_POLICIES}'
+                             f', got {unlabeled!r}')
+        self.error_tables = error_tables
+        self.overlap_iou_thr = overlap_iou_thr
+        self.num_candidates = num_candidates
+        self.miss_own_weight = miss_own_weight
+        self.unlabeled = unlabeled
+        self._tables_cache = {}
+        self._unit_rings = {}
+
+    def tables_for(self, results: dict) -> dict:
+        """The error tables for the skeleton of ``results``."""
+        num_kpt = results['keypoints'].shape[1]
+        if self.error_tables is not None:
+            tables = self.error_tables
+        elif num_kpt == 17:
+            tables = COCO_ERROR_TABLES
+        elif num_kpt in self._tables_cache:
+            tables = self._tables_cache[num_kpt]
+        else:
+            warnings.warn(
+                f'SynthesizePoseErrors: no error tables for {num_kpt} '
+                'keypoints; deriving them from the COCO tables by '
+                'upper_body_ids / lower_body_ids (see derive_error_tables)')
+            tables = derive_error_tables(num_kpt, results['upper_body_ids'],
+                                         results['lower_body_ids'])
+            self._tables_cache[num_kpt] = tables
+        if tables_num_keypoints(tables) != num_kpt:
+            raise ValueError(
+                f'error_tables are for {tables_num_keypoints(tables)} '
+                f'keypoints, the sample has {num_kpt}')
+        return tables
+
+    @cache_randomness
+    def _draw(self, num_kpt: int) -> dict:
+        """Every random number of one sample."""
+        shape = (num_kpt, 5, self.num_candidates)
+        return dict(
+            angle=np.random.uniform(0, 2 * np.pi, shape),
+            radius=np.random.rand(*shape),
+            anchor=np.random.rand(num_kpt, self.num_candidates),
+            type=np.random.rand(num_kpt),
+            box_point=np.random.rand(num_kpt, 2))
+
+    def _overlapping(self, results: dict):
+        others = results['other_keypoints'].reshape(-1, *results[
+            'keypoints'].shape[1:])
+        if len(others) == 0:
+            return others, np.zeros(others.shape[:2], bool)
+        ious = mask_utils.iou(
+            bbox_xyxy2xywh(results['other_bboxes'].reshape(-1, 4)).astype(
+                np.float64),
+            bbox_xyxy2xywh(results['bbox'].reshape(1, 4)).astype(np.float64),
+            [0])[:, 0]
+        keep = ious >= self.overlap_iou_thr
+        return others[keep], results['other_keypoints_visible'][keep] > 0
+
+    def _rings(self, area: float, sigmas: np.ndarray) -> np.ndarray:
+        """(K, 5, 2) [low, high) radius of each error type.
+
+        Every radius is sqrt(area) times a constant of the joint's sigma,
+        cached per skeleton.
+        """
+        key = sigmas.tobytes()
+        if key not in self._unit_rings:
+            d_good, d_jitter, d_miss = ks_distance(
+                np.array([[KS_GOOD], [KS_JITTER], [KS_MISS_MAX]]), 1.0, sigmas)
+            zero = np.zeros_like(d_good)
+            low = np.stack([zero, d_good, zero, zero, d_jitter], 1)
+            high = np.stack([d_good, d_jitter, d_jitter, d_jitter, d_miss], 1)
+            self._unit_rings[key] = np.stack([low, high], -1)
+        return self._unit_rings[key] * np.sqrt(area)
+
+    def transform(self, results: dict) -> dict:
+        tables = self.tables_for(results)
+        keypoints = results['keypoints'][0].astype(np.float64)
+        visible = results['keypoints_visible'][0] > 0
+        x1, y1, x2, y2 = results['bbox'][0]
+        others, others_visible = self._overlapping(results)
+        rand = self._draw(len(keypoints))
+        anchors, valid = build_anchors(keypoints, visible,
+                                       np.asarray(results['flip_indices']),
+                                       others, others_visible)
+        radii = self._rings(
+            max((x2 - x1) * (y2 - y1), 1.0), np.asarray(results['sigmas']))
+        probs = joint_type_probabilities(tables, int(visible.sum()),
+                                         len(others))
+        feasible = structurally_feasible(valid)
+        types = draw_types(probs, feasible, rand['type'])
+        # all joints at once (those without ground truth are discarded); a
+        # joint none of whose candidates obeys its type's rule (rare) loses
+        # that type and draws again from the rest
+        cand, ok = sample_points(
+            np.maximum(types, 0), anchors, valid, radii, rand,
+            self.miss_own_weight)
+        points = cand[np.arange(len(types)), ok.argmax(1)]
+        failed = np.flatnonzero((types >= 0) & ~ok.any(1))
+        while len(failed):
+            feasible[failed, types[failed]] = False
+            types[failed] = draw_types(probs[failed], feasible[failed],
+                                       rand['type'][failed])
+            retry = failed[types[failed] >= 0]
+            cand, ok = sample_points(types[retry], anchors[retry],
+                                     valid[retry], radii[retry],
+                                     {k: v[retry]
+                                      for k, v in rand.items()},
+                                     self.miss_own_weight)
+            points[retry] = cand[np.arange(len(retry)), ok.argmax(1)]
+            failed = retry[~ok.any(1)]
+
+        input_kpts, input_visible = self._fill_unlabeled(
+            results, points, types >= 0, rand['box_point'])
+        results['input_keypoints'] = input_kpts[None].astype(np.float32)
+        results['input_keypoints_visible'] = input_visible[None].astype(
+            np.float32)
+        results['synth_error_types'] = types[None].astype(np.int64)
+        return results
+
+    def _fill_unlabeled(self, results, points, has_point, box_u):
+        """Input points of joints that got no synthesized point."""
+        if self.unlabeled == 'omit':
+            return points, has_point.astype(float)
+        x1, y1, x2, y2 = results['bbox'][0]
+        fill = np.array([x1, y1]) + box_u * np.array([x2 - x1, y2 - y1])
+        if self.unlabeled == 'prediction' and 'pred_keypoints' in results:
+            pred_ok = results['pred_keypoints_visible'][0] > 0
+            fill = np.where(pred_ok[:, None], results['pred_keypoints'][0],
+                            fill)
+        points = np.where(has_point[:, None], points, fill)
+        return points, np.ones(len(points))
+
+    def __repr__(self) -> str:
+        tables = 'COCO/derived' if self.error_tables is None else 'custom'
+        return (f'{self.__class__.__name__}(error_tables={tables}, '
+                f'overlap_iou_thr={self.overlap_iou_thr}, '
+                f'num_candidates={self.num_candidates}, '
+                f'miss_own_weight={self.miss_own_weight}, '
+                f'unlabeled={self.unlabeled!r})')

@@ -1,0 +1,42 @@
+"""Keypoint similarity (the per-joint term of COCO's OKS) and the error
+taxonomy of Ronchi & Perona (ICCV 2017) that PoseFix synthesizes and that the
+error diagnosis reports."""
+import numpy as np
+
+#: error types, in the order of their integer codes (-1: no ground truth)
+ERROR_TYPES = ('good', 'jitter', 'inversion', 'swap', 'miss')
+GOOD, JITTER, INVERSION, SWAP, MISS = range(len(ERROR_TYPES))
+NO_GT = -1
+
+#: KS thresholds of the taxonomy: good >= 0.85 > jitter >= 0.5
+KS_GOOD = 0.85
+KS_JITTER = 0.5
+
+
+def keypoint_similarity(sq_dist: np.ndarray, area, sigmas: np.ndarray):
+    """KS = exp(-d^2 / (2 * area * (2 * sigma)^2)), as in COCO's OKS.
+
+    Args:
+        sq_dist (np.ndarray): squared distances, (..., K).
+        area (float | np.ndarray): object area, broadcastable to (..., K).
+        sigmas (np.ndarray): per-joint sigmas, (K, ).
+    """
+    variances = (2 * np.asarray(sigmas))**2
+    return np.exp(-sq_dist / (2 * np.asarray(area) * variances))
+
+
+def ks_distance(k, area: float, sigmas: np.ndarray) -> np.ndarray:
+    """Distance at which KS equals ``k``: sqrt(-2 area (2 sigma)^2 ln k).
+
+    Args:
+        k (float | np.ndarray): keypoint similarity in (0, 1], broadcastable
+            against ``sigmas`` (e.g. (T, 1) for T thresholds).
+        area (float): object area.
+        sigmas (np.ndarray): per-joint sigmas, (K, ).
+
+    Returns:
+        np.ndarray: distances, ``k`` and ``sigmas`` broadcast, e.g. (K, ).
+    """
+    if np.any(np.asarray(k) <= 0) or np.any(np.asarray(k) > 1):
+        raise ValueError(f'k must be in (0, 1], got {k}')
+    return np.sqrt(-2 * area * (2 * np.asarray(sigmas))**2 * np.log(k))
