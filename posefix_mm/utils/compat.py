@@ -1,6 +1,6 @@
 """Make the 2024 OpenMMLab stack run on a CPU-only torch 2.x machine.
 
-Three independent fixes, each applied only when the environment needs it
+Independent fixes, each applied only when the environment needs it
 (see ``docs/environment.md``):
 
 * torchvision whose compiled ops cannot load (a CUDA wheel next to CPU torch):
@@ -13,6 +13,8 @@ Three independent fixes, each applied only when the environment needs it
   the numpy and MMEngine types found in MMEngine checkpoints are registered as
   safe globals. Weights-only loading stays on: a pickle that would run code
   is still refused.
+* MMEngine's pytorch launcher on a machine without CUDA: no
+  ``torch.cuda.set_device``, and gloo in place of nccl.
 
 Call :func:`apply` before importing torchvision, mmcv.ops, mmpose or mmdet.
 It is idempotent.
@@ -24,6 +26,7 @@ import os
 import pickle
 import sys
 import types
+import warnings
 
 import torch
 
@@ -204,6 +207,48 @@ def patch_checkpoint_loading() -> None:
         torch.serialization.add_safe_globals(_checkpoint_safe_globals())
 
 
+def patch_mmengine_cpu_dist() -> bool:
+    """Let MMEngine's pytorch launcher run CPU processes.
+
+    Without CUDA: ``mmengine.dist.utils._init_dist_pytorch`` no longer calls
+    ``torch.cuda.set_device`` (which fails) and uses gloo instead of nccl
+    (which needs GPUs), and ``MMDistributedDataParallel`` gets no
+    ``device_ids`` (the Runner passes ``[LOCAL_RANK]``, which DDP refuses for
+    a CPU module).
+
+    Returns:
+        bool: whether the CPU path was installed.
+    """
+    if torch.cuda.is_available():
+        return False
+    import mmengine.dist.utils as dist_utils
+    gpu_init = dist_utils._init_dist_pytorch
+    if getattr(gpu_init, 'posefix_cpu', False):
+        return True
+
+    def init_dist_pytorch_cpu(backend, init_backend='torch', **kwargs):
+        if backend == 'nccl':
+            warnings.warn('no CUDA device: using the gloo backend instead of '
+                          'nccl for CPU processes')
+            backend = 'gloo'
+        if init_backend != 'torch':
+            return gpu_init(backend, init_backend=init_backend, **kwargs)
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    init_dist_pytorch_cpu.posefix_cpu = True
+    dist_utils._init_dist_pytorch = init_dist_pytorch_cpu
+
+    from mmengine.model import MMDistributedDataParallel
+    ddp_init = MMDistributedDataParallel.__init__
+
+    def ddp_init_cpu(self, module, *args, **kwargs):
+        kwargs['device_ids'] = None
+        ddp_init(self, module, *args, **kwargs)
+
+    MMDistributedDataParallel.__init__ = ddp_init_cpu
+    return True
+
+
 def apply() -> None:
     """Apply every fix the environment needs; safe to call repeatedly."""
     global _APPLIED
@@ -212,4 +257,5 @@ def apply() -> None:
     patch_torchvision()
     patch_mmcv()
     patch_checkpoint_loading()
+    patch_mmengine_cpu_dist()
     _APPLIED = True

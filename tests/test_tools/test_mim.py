@@ -57,3 +57,22 @@ def test_mim_test_evaluates_checkpoint(trained_dir, venv_bin):
     with open(metrics) as f:
         result = json.load(f)
     assert 0.0 <= result['coco/AP'] <= 1.0
+
+
+def test_mim_train_paper_config_on_coco_mini(tmp_path, venv_bin, coco_mini):
+    """`mim train posefix_mm configs/posefix_r152.py`, pointed at coco_mini
+    and stopped after 2 iterations."""
+    out = _run([
+        osp.join(venv_bin, 'mim'), 'train', 'posefix_mm',
+        'configs/posefix_r152.py', '--work-dir',
+        str(tmp_path), '--gpus', '0', '--cfg-options',
+        f'train_dataloader.dataset.data_root={coco_mini}/',
+        'train_dataloader.dataset.indices=4', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
+        'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None',
+        'default_hooks.logger.interval=1'
+    ])
+    assert 'Epoch(train) [1][2/2]' in out
+    assert 'loss_heatmap' in out and 'loss_coord' in out
+    assert osp.exists(tmp_path / 'epoch_1.pth')

@@ -7,8 +7,6 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmpose.registry import TRANSFORMS
-from mmpose.structures.bbox import bbox_xyxy2xywh
-from pycocotools import mask as mask_utils
 
 from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
                                                   KS_GOOD, KS_JITTER, MISS,
@@ -20,6 +18,7 @@ from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
 KS_MISS_MAX = 0.1  # misses land between KS 0.5 and 0.1 of their anchor
 OWN, MIRROR = 0, 1  # anchor slots; other persons' j, j' follow in pairs
 UNLABELED_POLICIES = ('box', 'prediction', 'omit')
+_FAR = 1e12  # where invalid anchors are parked (pixels)
 
 
 def build_anchors(keypoints, visible, flip_indices, others, others_visible):
@@ -140,16 +139,23 @@ def sample_points(types, anchors, valid, radii, rand, miss_own_weight):
     k_idx = np.arange(len(types))
     weights, target = type_anchor_weights(valid, miss_own_weight)
     weights, target = weights[types, k_idx], target[types, k_idx]
-    centers = anchors[k_idx[:, None], _choose(weights, rand['anchor'])]
+    # good, jitter, inversion: around one anchor; swap, miss: drawn
+    center_idx = np.repeat(weights.argmax(1)[:, None], rand['anchor'].shape[1],
+                           axis=1)
+    drawn = (types == SWAP) | (types == MISS)
+    if drawn.any():
+        center_idx[drawn] = _choose(weights[drawn], rand['anchor'][drawn])
+    centers = anchors[k_idx[:, None], center_idx]
     low, high = radii[k_idx, types, 0, None], radii[k_idx, types, 1, None]
     radius = low + rand['radius'][k_idx, types] * (high - low)
     angle = rand['angle'][k_idx, types]
     centers[..., 0] += radius * np.cos(angle)
     centers[..., 1] += radius * np.sin(angle)
 
-    diff = centers[:, :, None] - anchors[:, None]
+    # invalid anchors parked far away: never nearest, never too close
+    parked = np.where(valid[..., None], anchors, _FAR)
+    diff = centers[:, :, None] - parked[:, None]
     dist = diff[..., 0]**2 + diff[..., 1]**2  # squared: same ordering
-    dist[~np.broadcast_to(valid[:, None], dist.shape)] = np.inf
     nearest_target = np.where(target[:, None], dist, np.inf).min(-1)
     nearest_rival = np.where(target[:, None], np.inf, dist).min(-1)
     ok = nearest_target < nearest_rival
@@ -228,6 +234,10 @@ class SynthesizePoseErrors(BaseTransform):
         miss_own_weight (float): weight of the own joint among the anchors
             of a miss (the others weigh 1). Default 4.
         unlabeled (str): ``'box'``, ``'prediction'`` or ``'omit'``.
+        seed (int, optional): make every instance's input pose a fixed
+            function of (seed, annotation ``id``), whatever the order,
+            workers or global seed (for evaluation on synthetic inputs).
+            Default None: MMEngine's seeded global generator.
     """
 
     def __init__(self,
@@ -235,7 +245,8 @@ class SynthesizePoseErrors(BaseTransform):
                  overlap_iou_thr: float = 0.1,
                  num_candidates: int = 16,
                  miss_own_weight: float = 4.0,
-                 unlabeled: str = 'box'):
+                 unlabeled: str = 'box',
+                 seed: Optional[int] = None):
         super().__init__()
         if error_tables is not None:
             validate_error_tables(error_tables)
@@ -256,18 +267,30 @@ class SynthesizePoseErrors(BaseTransform):
         self.num_candidates = num_candidates
         self.miss_own_weight = miss_own_weight
         self.unlabeled = unlabeled
+        self.seed = seed
         self._tables_cache = {}
+        self._probs_cache = {}
         self._unit_rings = {}
+
+    def _probabilities(self, tables: dict, nv: int,
+                       overlap: int) -> np.ndarray:
+        """Type probabilities per joint, cached: they depend on the skeleton,
+        nv and the overlap count only (callers must not modify them)."""
+        key = (id(tables), nv, overlap)
+        if key not in self._probs_cache:
+            self._probs_cache[key] = joint_type_probabilities(
+                tables, nv, overlap)
+        return self._probs_cache[key]
 
     def tables_for(self, results: dict) -> dict:
         """The error tables for the skeleton of ``results``."""
         num_kpt = results['keypoints'].shape[1]
+        if num_kpt in self._tables_cache:
+            return self._tables_cache[num_kpt]
         if self.error_tables is not None:
             tables = self.error_tables
         elif num_kpt == 17:
             tables = COCO_ERROR_TABLES
-        elif num_kpt in self._tables_cache:
-            tables = self._tables_cache[num_kpt]
         else:
             warnings.warn(
                 f'SynthesizePoseErrors: no error tables for {num_kpt} '
@@ -275,35 +298,42 @@ class SynthesizePoseErrors(BaseTransform):
                 'upper_body_ids / lower_body_ids (see derive_error_tables)')
             tables = derive_error_tables(num_kpt, results['upper_body_ids'],
                                          results['lower_body_ids'])
-            self._tables_cache[num_kpt] = tables
         if tables_num_keypoints(tables) != num_kpt:
             raise ValueError(
                 f'error_tables are for {tables_num_keypoints(tables)} '
                 f'keypoints, the sample has {num_kpt}')
+        self._tables_cache[num_kpt] = tables
         return tables
 
     @cache_randomness
-    def _draw(self, num_kpt: int) -> dict:
+    def _draw(self, num_kpt: int, instance_id: int) -> dict:
         """Every random number of one sample."""
+        rng = np.random
+        if self.seed is not None:
+            rng = np.random.RandomState(
+                np.random.SeedSequence([self.seed,
+                                        instance_id]).generate_state(1)[0])
         shape = (num_kpt, 5, self.num_candidates)
         return dict(
-            angle=np.random.uniform(0, 2 * np.pi, shape),
-            radius=np.random.rand(*shape),
-            anchor=np.random.rand(num_kpt, self.num_candidates),
-            type=np.random.rand(num_kpt),
-            box_point=np.random.rand(num_kpt, 2))
+            angle=rng.uniform(0, 2 * np.pi, shape),
+            radius=rng.rand(*shape),
+            anchor=rng.rand(num_kpt, self.num_candidates),
+            type=rng.rand(num_kpt),
+            box_point=rng.rand(num_kpt, 2))
 
     def _overlapping(self, results: dict):
         others = results['other_keypoints'].reshape(-1, *results[
             'keypoints'].shape[1:])
         if len(others) == 0:
             return others, np.zeros(others.shape[:2], bool)
-        ious = mask_utils.iou(
-            bbox_xyxy2xywh(results['other_bboxes'].reshape(-1, 4)).astype(
-                np.float64),
-            bbox_xyxy2xywh(results['bbox'].reshape(1, 4)).astype(np.float64),
-            [0])[:, 0]
-        keep = ious >= self.overlap_iou_thr
+        box = results['bbox'][0]
+        boxes = results['other_bboxes'].reshape(-1, 4)
+        wh = (np.minimum(boxes[:, 2:], box[2:]) -
+              np.maximum(boxes[:, :2], box[:2])).clip(min=0)
+        inter = wh[:, 0] * wh[:, 1]
+        areas = (boxes[:, 2:] - boxes[:, :2]).prod(1)
+        union = areas + (box[2:] - box[:2]).prod() - inter
+        keep = inter >= self.overlap_iou_thr * union
         return others[keep], results['other_keypoints_visible'][keep] > 0
 
     def _rings(self, area: float, sigmas: np.ndarray) -> np.ndarray:
@@ -328,14 +358,14 @@ class SynthesizePoseErrors(BaseTransform):
         visible = results['keypoints_visible'][0] > 0
         x1, y1, x2, y2 = results['bbox'][0]
         others, others_visible = self._overlapping(results)
-        rand = self._draw(len(keypoints))
+        rand = self._draw(len(keypoints), int(results.get('id', 0)))
         anchors, valid = build_anchors(keypoints, visible,
-                                       np.asarray(results['flip_indices']),
+                                       np.asarray(results['flip_indices'],
+                                                  dtype=np.intp),
                                        others, others_visible)
         radii = self._rings(
             max((x2 - x1) * (y2 - y1), 1.0), np.asarray(results['sigmas']))
-        probs = joint_type_probabilities(tables, int(visible.sum()),
-                                         len(others))
+        probs = self._probabilities(tables, int(visible.sum()), len(others))
         feasible = structurally_feasible(valid)
         types = draw_types(probs, feasible, rand['type'])
         # all joints at once (those without ground truth are discarded); a
@@ -386,4 +416,4 @@ class SynthesizePoseErrors(BaseTransform):
                 f'overlap_iou_thr={self.overlap_iou_thr}, '
                 f'num_candidates={self.num_candidates}, '
                 f'miss_own_weight={self.miss_own_weight}, '
-                f'unlabeled={self.unlabeled!r})')
+                f'unlabeled={self.unlabeled!r}, seed={self.seed})')

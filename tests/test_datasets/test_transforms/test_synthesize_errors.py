@@ -282,3 +282,18 @@ def test_config_tables_are_used():
         flip_indices=list(range(17)))
     out = transform(coco)
     assert np.all(out['synth_error_types'] == MISS)
+
+
+def test_seeded_transform_ignores_global_state(coco_mini_train):
+    transform = TRANSFORMS.build(dict(type='SynthesizePoseErrors', seed=7))
+    info_a, info_b = coco_mini_train[0], coco_mini_train[1]
+    np.random.seed(1)
+    first = transform(copy.deepcopy(info_a))['input_keypoints']
+    np.random.seed(2)
+    transform(copy.deepcopy(info_b))  # order and global state do not matter
+    again = transform(copy.deepcopy(info_a))['input_keypoints']
+    np.testing.assert_array_equal(first, again)
+    other_seed = TRANSFORMS.build(dict(type='SynthesizePoseErrors', seed=8))
+    assert not np.array_equal(first,
+                              other_seed(copy.deepcopy(info_a))[
+                                  'input_keypoints'])

@@ -1,0 +1,3 @@
+from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .pose_estimators import *  # noqa: F401,F403

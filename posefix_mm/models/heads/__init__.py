@@ -1,0 +1,3 @@
+from .posefix_head import PoseFixHead
+
+__all__ = ['PoseFixHead']

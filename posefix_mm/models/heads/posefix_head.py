@@ -1,0 +1,197 @@
+"""PoseFix's head: SimpleBaseline upsampling with skip connections, softmax
+heatmaps and soft-argmax coordinates (paper section 5)."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.structures import PixelData
+from mmpose.evaluation.functional import keypoint_pck_accuracy
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.utils.tensor_utils import to_numpy
+from torch import Tensor, nn
+
+from ..utils import soft_argmax, unflip_coordinates
+
+KEYPOINT_SCORE_MODES = ('input', 'heatmap')
+
+
+def _deconv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose2d(
+            in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+@MODELS.register_module()
+class PoseFixHead(BaseHead):
+    """Three 4x4 stride-2 deconvolutions (BN, ReLU) from the last backbone
+    stage, each followed by a skip connection from the backbone stage of the
+    same scale (a 1x1 convolution and BN, added; ``skip_channels=None`` is
+    the official code's variant without them), then a 1x1 convolution to K
+    heatmap logits at 1/4 input resolution.
+
+    Outputs: a softmax over each heatmap and its expectation (soft-argmax)
+    in heatmap pixels. Loss: ``loss_heatmap`` (cross-entropy against the
+    bilinear one-hot, L_H) + ``loss_coord`` (L1 on coordinates, L_C), both
+    weighted by the target weights, 1:1 by default.
+
+    Input prior (optional, ``input_prior_beta``): ``beta * log(P + eps)``,
+    with P the input pose rendered at output resolution, is added to the
+    logits and the last layer starts at zero, so an untrained head returns
+    the input pose and training learns corrections.
+
+    Keypoint scores (``test_cfg['keypoint_score']``): ``'input'`` (default,
+    as the official code) gives 1 for every joint, so CocoMetric's instance
+    score is the input instance score; ``'heatmap'`` gives the peak of each
+    softmax heatmap.
+
+    Args:
+        in_channels (int): channels of the last backbone stage.
+        out_channels (int): K.
+        skip_channels (Sequence[int], optional): channels of the backbone
+            stages at 1/16, 1/8, 1/4 of the input (the features before the
+            last, in reverse order). None: no skip connections.
+        deconv_channels (int): channels of the upsampling layers. 256.
+        input_prior_beta (float, optional): weight of the input prior.
+        loss_heatmap (dict): L_H config.
+        loss_coord (dict): L_C config.
+        decoder (dict): the codec (``PoseFixLabel``).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 skip_channels: Optional[Sequence[int]] = (1024, 512, 256),
+                 deconv_channels: int = 256,
+                 input_prior_beta: Optional[float] = None,
+                 prior_eps: float = 1e-6,
+                 loss_heatmap: dict = dict(type='SoftmaxHeatmapCELoss'),
+                 loss_coord: dict = dict(
+                     type='L1Loss', use_target_weight=True),
+                 decoder: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg)
+        if skip_channels is not None and len(skip_channels) != 3:
+            raise ValueError('skip_channels needs the channels of 3 stages '
+                             f'(1/16, 1/8, 1/4), got {skip_channels}')
+        self.out_channels = out_channels
+        self.input_prior_beta = input_prior_beta
+        self.prior_eps = prior_eps
+        self.deconvs = nn.ModuleList([
+            _deconv_block(c, deconv_channels)
+            for c in (in_channels, deconv_channels, deconv_channels)
+        ])
+        self.skips = None if skip_channels is None else nn.ModuleList([
+            nn.Sequential(
+                nn.Conv2d(c, deconv_channels, 1, bias=False),
+                nn.BatchNorm2d(deconv_channels)) for c in skip_channels
+        ])
+        self.final_layer = nn.Conv2d(deconv_channels, out_channels, 1)
+        self.loss_heatmap = MODELS.build(loss_heatmap)
+        self.loss_coord = MODELS.build(loss_coord)
+        self.decoder = KEYPOINT_CODECS.build(decoder) if decoder else None
+
+    @property
+    def uses_input_prior(self) -> bool:
+        return self.input_prior_beta is not None
+
+    def init_weights(self):
+        super().init_weights()
+        for m in self.deconvs.modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                nn.init.normal_(m.weight, std=0.001)
+        if self.uses_input_prior:
+            # start as the identity on the input pose
+            nn.init.zeros_(self.final_layer.weight)
+        else:
+            nn.init.normal_(self.final_layer.weight, std=0.001)
+        nn.init.zeros_(self.final_layer.bias)
+
+    def forward(self, feats: Tuple[Tensor], prior: Optional[Tensor] = None):
+        """Heatmap logits (B, K, H, W) from the backbone features.
+
+        Args:
+            feats (tuple[Tensor]): backbone stages, last one deepest.
+            prior (Tensor, optional): (B, K, H, W) input pose at output
+                resolution, required with ``input_prior_beta``.
+        """
+        x = feats[-1]
+        for i, deconv in enumerate(self.deconvs):
+            x = deconv(x)
+            if self.skips is not None:
+                x = x + self.skips[i](feats[-2 - i])
+        logits = self.final_layer(x)
+        if self.uses_input_prior:
+            if prior is None:
+                raise ValueError('PoseFixHead with input_prior_beta needs '
+                                 'the input pose maps (prior)')
+            logits = logits + self.input_prior_beta * torch.log(
+                prior + self.prior_eps)
+        return logits
+
+    def loss(self,
+             feats: Tuple[Tensor],
+             batch_data_samples: list,
+             train_cfg: Optional[dict] = None,
+             prior: Optional[Tensor] = None) -> dict:
+        logits = self.forward(feats, prior)
+        coords, _ = soft_argmax(logits)
+        target = torch.stack(
+            [d.gt_fields.heatmaps for d in batch_data_samples])
+        labels = torch.cat(
+            [d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
+        weights = torch.cat([
+            d.gt_instance_labels.keypoint_weights for d in batch_data_samples
+        ])
+        losses = dict(
+            loss_heatmap=self.loss_heatmap(logits, target, weights),
+            loss_coord=self.loss_coord(coords, labels, weights))
+        h, w = logits.shape[-2:]
+        _, acc, _ = keypoint_pck_accuracy(
+            pred=to_numpy(coords),
+            gt=to_numpy(labels),
+            mask=to_numpy(weights) > 0,
+            thr=0.05,
+            norm_factor=to_numpy(coords.new_tensor([[w, h]]).expand(
+                len(coords), 2)))
+        losses['acc_pose'] = torch.tensor(acc, device=coords.device)
+        return losses
+
+    def predict(self,
+                feats,
+                batch_data_samples: list,
+                test_cfg: Optional[dict] = None,
+                prior=None) -> List:
+        """Keypoints in input-image coordinates (before the estimator maps
+        them to the image).
+
+        With ``test_cfg['flip_test']``, ``feats`` and ``prior`` are pairs
+        (original, flipped input); the flipped prediction is mirrored back,
+        its mirror joints swapped, and averaged with the original.
+        """
+        test_cfg = test_cfg or {}
+        mode = test_cfg.get('keypoint_score', 'input')
+        if mode not in KEYPOINT_SCORE_MODES:
+            raise ValueError(f'test_cfg.keypoint_score must be one of '
+                             f'{KEYPOINT_SCORE_MODES}, got {mode!r}')
+        if test_cfg.get('flip_test', False):
+            coords, probs = soft_argmax(self.forward(feats[0], prior[0]))
+            coords_f, probs_f = soft_argmax(self.forward(feats[1], prior[1]))
+            meta = batch_data_samples[0].metainfo
+            flip_indices = meta['flip_indices']
+            # the image flip x -> W_in - 1 - x, in heatmap units
+            stride = self.decoder.stride[0]
+            width = (meta['input_size'][0] - 1) / stride + 1
+            coords = (coords +
+                      unflip_coordinates(coords_f, flip_indices, width)) / 2
+            probs = (probs + probs_f.flip(-1)[:, list(flip_indices)]) / 2
+        else:
+            coords, probs = soft_argmax(self.forward(feats, prior))
+        preds = self.decode(coords.unsqueeze(1))
+        if mode == 'heatmap':
+            peaks = to_numpy(probs.flatten(2).max(-1).values)
+            for pred, peak in zip(preds, peaks):
+                pred.keypoint_scores = peak[None]
+        if test_cfg.get('output_heatmaps', False):
+            return preds, [PixelData(heatmaps=p) for p in probs.detach()]
+        return preds

@@ -1,0 +1,3 @@
+from .heatmap_ce_loss import SoftmaxHeatmapCELoss
+
+__all__ = ['SoftmaxHeatmapCELoss']

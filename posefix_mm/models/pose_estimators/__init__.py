@@ -1,0 +1,3 @@
+from .posefix_estimator import PoseFixEstimator
+
+__all__ = ['PoseFixEstimator']

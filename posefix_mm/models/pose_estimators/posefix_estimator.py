@@ -1,0 +1,198 @@
+"""PoseFix: a top-down estimator whose input is the image crop plus the input
+pose rendered as Gaussian heatmaps (paper section 5.1)."""
+import os.path as osp
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from mmpose.models.pose_estimators import TopdownPoseEstimator
+from mmpose.registry import MODELS
+from torch import Tensor
+
+from ..utils import render_gaussian_heatmaps, unflip_coordinates
+
+
+def load_image_backbone(backbone: torch.nn.Module, path: str) -> None:
+    """Load an image-only ResNet state dict into a backbone whose stem takes
+    3 + K channels: the image channels get the weights, the others zero.
+
+    Args:
+        backbone (nn.Module): MMPose ResNet with ``in_channels`` 3 + K.
+        path (str): local checkpoint (a state dict, or a dict with
+            ``state_dict``), torchvision key names; ``fc.*`` is ignored.
+    """
+    checkpoint = torch.load(path, map_location='cpu')  # weights-only
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {k: v for k, v in state.items() if not k.startswith('fc.')}
+    stem = backbone.conv1.weight
+    if 'conv1.weight' not in state:
+        raise KeyError(f'{path}: no conv1.weight (a ResNet state dict?)')
+    image_stem = state['conv1.weight']
+    if image_stem.shape[1] != 3 or image_stem.shape[0] != stem.shape[0]:
+        raise ValueError(f'{path}: conv1.weight {tuple(image_stem.shape)} '
+                         f'does not fit the stem {tuple(stem.shape)}')
+    full = torch.zeros_like(stem)
+    full[:, :3] = image_stem
+    state['conv1.weight'] = full
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise KeyError(f'{path}: missing {missing}, unexpected {unexpected}')
+
+
+@MODELS.register_module()
+class PoseFixEstimator(TopdownPoseEstimator):
+    """A ``TopdownPoseEstimator`` that also sees the input pose.
+
+    The input pose travels in ``data_sample.gt_instances.input_keypoints``
+    (N, K, 2), crop coordinates, and ``input_keypoints_visible`` (N, K). It
+    is rendered here, after the data preprocessor has normalised the image
+    (which only handles 1 or 3 channels), as K Gaussian maps at input
+    resolution (``input_pose_sigma``; 7 at 256x192, 9 at 384x288) times
+    ``input_pose_scale``, invisible joints as zero maps, and concatenated to
+    the image: the backbone's stem takes 3 + K channels. The official code
+    scales the maps by 255 next to an unnormalised image; next to a
+    normalised image (unit scale) the default is 1.
+
+    Flip test flips the image *and* the input pose, swapping the mirror
+    joints' channels (MMPose's flip test flips only the image). Predictions
+    carry the input pose too (``pred_instances.input_keypoints``, image
+    coordinates), so the input can be evaluated next to the refinement.
+
+    Args:
+        input_pose_sigma (float): Gaussian sigma in input pixels.
+        input_pose_scale (float): peak value of the rendered maps.
+        pretrained_backbone (str, optional): local path of an image-only
+            ResNet state dict (torchvision naming, e.g. ImageNet weights);
+            loaded by :meth:`init_weights`, its stem into the first 3 input
+            channels, the pose channels at zero. Nothing is downloaded.
+        **kwargs: arguments of ``TopdownPoseEstimator``.
+    """
+
+    def __init__(self,
+                 *args,
+                 input_pose_sigma: float = 7.0,
+                 input_pose_scale: float = 1.0,
+                 pretrained_backbone: Optional[str] = None,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        if input_pose_sigma <= 0:
+            raise ValueError(
+                f'input_pose_sigma must be > 0, got {input_pose_sigma}')
+        if pretrained_backbone is not None and not osp.isfile(
+                pretrained_backbone):
+            raise FileNotFoundError(
+                f'pretrained_backbone: no file at {pretrained_backbone}')
+        self.input_pose_sigma = input_pose_sigma
+        self.input_pose_scale = input_pose_scale
+        self.pretrained_backbone = pretrained_backbone
+
+    def init_weights(self):
+        super().init_weights()
+        if self.pretrained_backbone is not None:
+            load_image_backbone(self.backbone, self.pretrained_backbone)
+
+    def _input_pose(self, inputs: Tensor, data_samples,
+                    flip: bool) -> Tuple[Tensor, Tensor]:
+        """(B, K, 2) crop coordinates and (B, K) visibility of the input
+        pose, mirrored with joints swapped when ``flip``."""
+        kpts = torch.as_tensor(
+            np.stack([d.gt_instances.input_keypoints[0]
+                      for d in data_samples]),
+            dtype=inputs.dtype, device=inputs.device)
+        vis = torch.as_tensor(
+            np.stack([
+                d.gt_instances.input_keypoints_visible[0]
+                for d in data_samples
+            ]),
+            dtype=inputs.dtype, device=inputs.device)
+        if flip:
+            flip_indices = data_samples[0].metainfo['flip_indices']
+            kpts = unflip_coordinates(kpts, flip_indices, inputs.shape[-1])
+            vis = vis[:, list(flip_indices)]
+        return kpts, vis
+
+    def extract_feat(self, inputs: Tensor, data_samples=None,
+                     flip: bool = False) -> Tuple[Tensor]:
+        """Backbone (and neck) features of the image plus input-pose maps.
+
+        Without data samples (e.g. complexity analysis) the pose channels
+        are zero.
+        """
+        b, c, h, w = inputs.shape
+        x = inputs.new_empty((b, c + self.head.out_channels, h, w))
+        x[:, :c] = inputs
+        if data_samples is None:
+            x[:, c:] = 0
+        else:
+            # rendered in place into the pose channels: no extra copy
+            kpts, vis = self._input_pose(inputs, data_samples, flip)
+            render_gaussian_heatmaps(
+                kpts, vis, (w, h), self.input_pose_sigma, out=x[:, c:])
+            if self.input_pose_scale != 1:
+                x[:, c:] *= self.input_pose_scale
+        x = self.backbone(x)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def _prior(self, inputs: Tensor, data_samples,
+               flip: bool) -> Optional[Tensor]:
+        """The input pose at output resolution, for the head's prior."""
+        if not self.head.uses_input_prior:
+            return None
+        kpts, vis = self._input_pose(inputs, data_samples, flip)
+        stride = self.head.decoder.stride
+        size = self.head.decoder.heatmap_size
+        return render_gaussian_heatmaps(
+            kpts / kpts.new_tensor(stride), vis, size,
+            self.input_pose_sigma / float(stride[0]))
+
+    def _forward(self, inputs: Tensor, data_samples=None):
+        return self.head.forward(
+            self.extract_feat(inputs, data_samples),
+            None if data_samples is None else self._prior(
+                inputs, data_samples, False))
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        feats = self.extract_feat(inputs, data_samples)
+        return self.head.loss(
+            feats,
+            data_samples,
+            train_cfg=self.train_cfg,
+            prior=self._prior(inputs, data_samples, False))
+
+    def predict(self, inputs: Tensor, data_samples):
+        if self.test_cfg.get('flip_test', False):
+            feats = [
+                self.extract_feat(inputs, data_samples),
+                self.extract_feat(inputs.flip(-1), data_samples, flip=True)
+            ]
+            prior = [
+                self._prior(inputs, data_samples, False),
+                self._prior(inputs, data_samples, True)
+            ]
+        else:
+            feats = self.extract_feat(inputs, data_samples)
+            prior = self._prior(inputs, data_samples, False)
+        preds = self.head.predict(
+            feats, data_samples, test_cfg=self.test_cfg, prior=prior)
+        if isinstance(preds, tuple):
+            preds, pred_fields = preds
+        else:
+            pred_fields = None
+        return self.add_pred_to_datasample(preds, pred_fields, data_samples)
+
+    def add_pred_to_datasample(self, batch_pred_instances, batch_pred_fields,
+                               batch_data_samples):
+        # the input pose, mapped to the image as MMPose maps keypoints
+        for pred, data_sample in zip(batch_pred_instances,
+                                     batch_data_samples):
+            meta = data_sample.metainfo
+            scale = meta['input_scale']
+            pred.input_keypoints = (
+                np.asarray(data_sample.gt_instances.input_keypoints) /
+                meta['input_size'] * scale + meta['input_center'] -
+                0.5 * scale).astype(np.float32)
+        return super().add_pred_to_datasample(batch_pred_instances,
+                                              batch_pred_fields,
+                                              batch_data_samples)
