@@ -10,7 +10,10 @@ PKG_STAMP := $(VENV)/.posefix_mm-installed
 PKG_SOURCES := setup.py README.md $(shell find posefix_mm tools configs \
 	-name '*.py' -not -path '*/.mim/*' 2>/dev/null)
 
-.PHONY: setup setup-full test clean
+DATA ?= ../shared/data/coco_mini
+LSPET ?= ../shared/data/lspet
+
+.PHONY: setup setup-full test demo clean
 
 setup: $(PKG_STAMP)
 
@@ -42,6 +45,11 @@ setup-full: setup
 
 test: setup
 	$(PY) -m pytest tests
+
+# The main job: train the demo refiner (reused from work_dirs/demo unless
+# RETRAIN=1), refine BlazePose results on coco_mini val, print AP before/after.
+demo: setup
+	$(PY) tools/demo.py --data $(DATA) --lspet $(LSPET) $(if $(RETRAIN),--retrain)
 
 clean:
 	rm -rf $(VENV) build posefix_mm.egg-info posefix_mm/.mim

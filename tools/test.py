@@ -18,7 +18,11 @@ from mmengine.runner import Runner  # noqa: E402
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='checkpoint file (optional for configs that name their own, '
+        'such as PoseRefiner configs)')
     parser.add_argument(
         '--work-dir', help='the directory to save evaluation results')
     parser.add_argument('--out', help='save the metrics to this file')

@@ -79,7 +79,13 @@ class PackPoseFixInputs(PackPoseInputs):
     """``PackPoseInputs`` that also packs the input pose into
     ``data_sample.gt_instances``: ``input_keypoints`` (N, K, 2) in crop
     coordinates, ``input_keypoints_visible`` (N, K) and, when synthesized,
-    ``synth_error_types`` (N, K)."""
+    ``synth_error_types`` (N, K); and the keypoint ``sigmas`` into the
+    metainfo (for gating in keypoint-similarity units)."""
+
+    def __init__(self, meta_keys=None, **kwargs):
+        if meta_keys is None:
+            meta_keys = (*PackPoseInputs.__init__.__defaults__[0], 'sigmas')
+        super().__init__(meta_keys=meta_keys, **kwargs)
 
     instance_mapping_table = dict(
         PackPoseInputs.instance_mapping_table,

@@ -43,7 +43,7 @@ class PoseFixHead(BaseHead):
     Keypoint scores (``test_cfg['keypoint_score']``): ``'input'`` (default,
     as the official code) gives 1 for every joint, so CocoMetric's instance
     score is the input instance score; ``'heatmap'`` gives the peak of each
-    softmax heatmap.
+    softmax heatmap (always in ``keypoint_peaks``).
 
     Args:
         in_channels (int): channels of the last backbone stage.
@@ -188,10 +188,11 @@ class PoseFixHead(BaseHead):
         else:
             coords, probs = soft_argmax(self.forward(feats, prior))
         preds = self.decode(coords.unsqueeze(1))
-        if mode == 'heatmap':
-            peaks = to_numpy(probs.flatten(2).max(-1).values)
-            for pred, peak in zip(preds, peaks):
-                pred.keypoint_scores = peak[None]
+        peaks = to_numpy(probs.flatten(2).max(-1).values)
+        for pred, peak in zip(preds, peaks):
+            pred.keypoint_peaks = peak[None]
+            if mode == 'heatmap':
+                pred.keypoint_scores = peak[None].copy()
         if test_cfg.get('output_heatmaps', False):
             return preds, [PixelData(heatmaps=p) for p in probs.detach()]
         return preds

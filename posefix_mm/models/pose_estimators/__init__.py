@@ -1,3 +1,4 @@
-from .posefix_estimator import PoseFixEstimator
+from .pose_refiner import PoseRefiner
+from .posefix_estimator import PoseFixEstimator, gate_joints
 
-__all__ = ['PoseFixEstimator']
+__all__ = ['PoseFixEstimator', 'PoseRefiner', 'gate_joints']

@@ -9,6 +9,7 @@ from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 from ..utils import render_gaussian_heatmaps, unflip_coordinates
 
 
@@ -39,6 +40,38 @@ def load_image_backbone(backbone: torch.nn.Module, path: str) -> None:
         raise KeyError(f'{path}: missing {missing}, unexpected {unexpected}')
 
 
+def gate_joints(pred,
+                data_sample,
+                ks: float = 0.5,
+                min_peak: Optional[float] = None) -> None:
+    """Do-no-harm gating: keep the input joint unless the refiner is sure.
+
+    A refined joint replaces its input joint if it stays near it (keypoint
+    similarity to the input joint >= ``ks``: a jitter-sized correction), or
+    if the refiner's softmax peak there is at least ``min_peak``. Otherwise
+    the input joint is kept. KS uses the joint's sigma and the area of the
+    person box inside the crop (the crop over the 1.25 padding, squared).
+    Invisible input joints are never gated. Works in crop coordinates, in
+    place; ``pred.gated`` (1, K) marks the joints that kept their input.
+    """
+    meta = data_sample.metainfo
+    if 'sigmas' not in meta:
+        raise KeyError('gating needs the keypoint sigmas in the metainfo '
+                       '(PackPoseFixInputs packs them)')
+    inp = np.asarray(data_sample.gt_instances.input_keypoints, np.float32)
+    visible = np.asarray(data_sample.gt_instances.input_keypoints_visible) > 0
+    w, h = meta['input_size']
+    area = w * h / 1.25**2
+    sq_dist = ((pred.keypoints - inp)**2).sum(-1)
+    similarity = keypoint_similarity(sq_dist, area, meta['sigmas'])
+    trusted = similarity >= ks
+    if min_peak is not None:
+        trusted |= pred.keypoint_peaks >= min_peak
+    gated = visible & ~trusted
+    pred.keypoints = np.where(gated[..., None], inp, pred.keypoints)
+    pred.gated = gated
+
+
 @MODELS.register_module()
 class PoseFixEstimator(TopdownPoseEstimator):
     """A ``TopdownPoseEstimator`` that also sees the input pose.
@@ -54,7 +87,9 @@ class PoseFixEstimator(TopdownPoseEstimator):
     normalised image (unit scale) the default is 1.
 
     Flip test flips the image *and* the input pose, swapping the mirror
-    joints' channels (MMPose's flip test flips only the image). Predictions
+    joints' channels (MMPose's flip test flips only the image). With
+    ``test_cfg['gate'] = dict(ks=..., min_peak=...)`` each refined joint
+    passes :func:`gate_joints` (do-no-harm gating). Predictions
     carry the input pose too (``pred_instances.input_keypoints``, image
     coordinates), so the input can be evaluated next to the refinement.
 
@@ -180,6 +215,9 @@ class PoseFixEstimator(TopdownPoseEstimator):
             preds, pred_fields = preds
         else:
             pred_fields = None
+        if self.test_cfg.get('gate'):
+            for pred, data_sample in zip(preds, data_samples):
+                gate_joints(pred, data_sample, **self.test_cfg['gate'])
         return self.add_pred_to_datasample(preds, pred_fields, data_samples)
 
     def add_pred_to_datasample(self, batch_pred_instances, batch_pred_fields,

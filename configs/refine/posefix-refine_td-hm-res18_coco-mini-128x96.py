@@ -1,0 +1,30 @@
+# A pose model refined by PoseFix, evaluated in one run: the data, pipeline
+# and loaders are the pose model's (its config is the base); the model is
+# replaced by PoseRefiner(pose model -> PoseFix). Point it at checkpoints:
+#   python tools/test.py configs/refine/posefix-refine_td-hm-res18_coco-mini-128x96.py \
+#     --cfg-options model.pose_checkpoint=BASE.pth \
+#                   model.refiner_checkpoint=POSEFIX.pth
+# Any MMPose model works the same way: another base config, top-down with
+# its boxes or bottom-up on the whole image.
+_base_ = ['../baselines/td-hm_res18_coco-mini-128x96.py']
+
+# model settings: the composed model replaces the base model
+model = dict(
+    _delete_=True,
+    type='PoseRefiner',
+    pose_model='configs/baselines/td-hm_res18_coco-mini-128x96.py',
+    pose_checkpoint=None,
+    refiner='configs/posefix_r18_coco-mini-128x96.py',
+    refiner_checkpoint=None)
+
+# evaluators: the refined poses and the pose model's, side by side
+data_root = '../shared/data/coco_mini/'
+val_evaluator = [
+    dict(
+        type='CocoMetric',
+        ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
+    dict(
+        type='InputPoseCocoMetric',
+        ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
+]
+test_evaluator = val_evaluator

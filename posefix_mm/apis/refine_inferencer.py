@@ -1,0 +1,156 @@
+"""PoseFix after any MMPose 2D model: ``RefineInferencer``."""
+import os
+import os.path as osp
+from typing import Iterator, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+from mmcv.transforms import Compose
+
+from posefix_mm.datasets.coco_results import keypoint_box
+from posefix_mm.visualization import side_by_side
+from .refine_results import init_refiner, refine_samples, test_pipeline
+
+
+def _local_file(path: Optional[str], what: str) -> None:
+    if path is not None and not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{what}: no local file {path} (posefix_mm never downloads '
+            'weights or configs; pass local paths)')
+
+
+class RefineInferencer:
+    """Run an MMPose 2D model (with or without an mmdet person detector) and
+    refine its poses with PoseFix, as MMPose's ``Pose3DInferencer`` chains a
+    2D model and a lifter.
+
+    Calling it on images yields, per image, a dict with ``predictions``
+    (the refined poses, in ``MMPoseInferencer``'s structure: a list with
+    one list of instance dicts ``keypoints``, ``keypoint_scores``, ``bbox``,
+    ``bbox_score``) and ``input_predictions`` (the 2D model's, the same
+    structure). Keypoint scores stay those of the 2D model.
+
+    Fully offline: every config and weight is a local file, checked when the
+    inferencer is built; a missing path is an error, never a download.
+
+    Args:
+        pose2d (str): local config of the 2D pose model.
+        pose2d_weights (str, optional): its local checkpoint.
+        refiner (str): local PoseFix config.
+        refiner_weights (str, optional): local PoseFix checkpoint (None:
+            untrained weights, for tests).
+        det_model (str, optional): ``'whole_image'`` (default here: no
+            detector, one box per image) or a local mmdet config.
+        det_weights (str, optional): local mmdet checkpoint.
+        det_cat_ids (int | Sequence[int], optional): person category ids.
+        device (str, optional): ``'cpu'``, ``'cuda'``, ... (MMPose's default).
+        flip (bool): PoseFix flip test. Default True.
+    """
+
+    def __init__(self,
+                 pose2d: str,
+                 pose2d_weights: Optional[str] = None,
+                 refiner: str = None,
+                 refiner_weights: Optional[str] = None,
+                 det_model: Optional[str] = None,
+                 det_weights: Optional[str] = None,
+                 det_cat_ids: Optional[Union[int, Sequence[int]]] = None,
+                 device: Optional[str] = None,
+                 flip: bool = True):
+        from mmpose.apis import MMPoseInferencer
+        if refiner is None:
+            raise ValueError('refiner: a local PoseFix config is required')
+        _local_file(pose2d, 'pose2d')
+        _local_file(pose2d_weights, 'pose2d_weights')
+        _local_file(refiner, 'refiner')
+        _local_file(refiner_weights, 'refiner_weights')
+        det_model = det_model or 'whole_image'
+        if det_model != 'whole_image':
+            _local_file(det_model, 'det_model')
+            if det_weights is None:
+                raise ValueError('det_weights: a local checkpoint is needed '
+                                 f'with det_model {det_model}')
+            _local_file(det_weights, 'det_weights')
+        self.pose2d = MMPoseInferencer(
+            pose2d=pose2d,
+            pose2d_weights=pose2d_weights,
+            det_model=det_model,
+            det_weights=det_weights,
+            det_cat_ids=det_cat_ids,
+            device=device,
+            show_progress=False)
+        self.refiner = init_refiner(refiner, refiner_weights,
+                                    device or 'cpu', flip)
+        self.pipeline = Compose(test_pipeline(self.refiner.cfg))
+        self.meta = self.refiner.dataset_meta
+
+    def _samples(self, img: np.ndarray, instances: list) -> list:
+        """PoseFix inputs of one image's 2D poses (as PoseFixResultsDataset
+        makes them from a results file)."""
+        samples = []
+        for i, inst in enumerate(instances):
+            kpts = np.asarray(inst['keypoints'], np.float32)[:, :2]
+            scores = np.asarray(inst['keypoint_scores'], np.float32)
+            present = np.ones(len(kpts), bool)
+            box = keypoint_box(kpts, present)
+            samples.append(
+                dict(
+                    id=i,
+                    img_id=0,
+                    img=img,
+                    img_path=None,
+                    category_id=1,
+                    bbox=box[None].astype(np.float32),
+                    bbox_score=np.array([inst.get('bbox_score', 1.)],
+                                        np.float32).reshape(1),
+                    input_keypoints=kpts[None],
+                    input_keypoints_visible=present[None].astype(np.float32),
+                    input_keypoint_scores=scores,
+                    keypoints=np.zeros((1, len(kpts), 2), np.float32),
+                    keypoints_visible=np.zeros((1, len(kpts)), np.float32),
+                    flip_indices=self.meta['flip_indices'],
+                    sigmas=self.meta['sigmas']))
+        return samples
+
+    def __call__(self,
+                 inputs,
+                 vis_out_dir: Optional[str] = None,
+                 batch_size: int = 32,
+                 **kwargs) -> Iterator[dict]:
+        """Refine the poses of each image.
+
+        Args:
+            inputs: an image path, an image array (BGR), or a list of them.
+            vis_out_dir (str, optional): write ``input | refined`` pictures.
+            batch_size (int): PoseFix batch size.
+            **kwargs: passed to ``MMPoseInferencer.__call__``.
+        """
+        if isinstance(inputs, (str, np.ndarray)):
+            inputs = [inputs]
+        for index, item in enumerate(inputs):
+            img = mmcv.imread(item) if isinstance(item, str) else item
+            base = next(self.pose2d(img, **kwargs))['predictions'][0]
+            outputs, skipped = refine_samples(
+                self.refiner, self._samples(img, base), self.pipeline,
+                batch_size, progress=False)
+            if skipped:
+                raise RuntimeError(f'could not refine image {index}: '
+                                   f'{dict(skipped)}')
+            refined = []
+            for (info, kpts, _), inst in zip(
+                    sorted(outputs, key=lambda o: o[0]['id']), base):
+                refined.append(dict(inst, keypoints=kpts.tolist()))
+            if vis_out_dir:
+                self._write_picture(vis_out_dir, item, index, img, base,
+                                    refined)
+            yield dict(predictions=[refined], input_predictions=[base])
+
+    def _write_picture(self, vis_out_dir, item, index, img, base, refined):
+        os.makedirs(vis_out_dir, exist_ok=True)
+        name = osp.splitext(osp.basename(item))[0] if isinstance(
+            item, str) else f'{index:06d}'
+        picture = side_by_side(
+            img, [np.asarray(p['keypoints']) for p in base],
+            [np.asarray(p['keypoints']) for p in refined],
+            self.meta['skeleton_links'])
+        mmcv.imwrite(picture, osp.join(vis_out_dir, name + '.png'))

@@ -1,0 +1,153 @@
+"""Refine any method's results with a PoseFix model: the engine behind
+``tools/refine.py``, ``RefineInferencer`` and ``make demo``."""
+import json
+import os
+import os.path as osp
+import tempfile
+from collections import Counter
+from typing import Iterable, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from tqdm import tqdm
+
+KEYPOINT_SCORE_MODES = ('input', 'heatmap')
+
+
+def init_refiner(config, checkpoint: Optional[str], device: str = 'cpu',
+                 flip: bool = True, test_cfg: Optional[dict] = None):
+    """Build a PoseFix model from its config and a local checkpoint.
+
+    Args:
+        config (str | Config): the PoseFix config.
+        checkpoint (str, optional): local checkpoint; None keeps the initial
+            weights (tests). A missing file is an error, never a download.
+        device (str): ``'cpu'`` or ``'cuda'``.
+        flip (bool): flip test.
+        test_cfg (dict, optional): merged into the model's ``test_cfg``.
+    """
+    from mmpose.apis import init_model
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'refiner checkpoint not found: {checkpoint}')
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    model = init_model(cfg, checkpoint, device=device)
+    # heatmap peaks come out with the keypoints; the input's scores are
+    # kept aside by the samples (see to_coco_results)
+    model.test_cfg = dict(
+        model.test_cfg or {},
+        flip_test=flip,
+        keypoint_score='heatmap',
+        **(test_cfg or {}))
+    return model
+
+
+def test_pipeline(cfg: Config) -> list:
+    """The config's evaluation pipeline without error synthesis: the input
+    pose comes from elsewhere."""
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    return [t for t in pipeline if t['type'] != 'SynthesizePoseErrors']
+
+
+def refine_samples(model,
+                   samples: Iterable[dict],
+                   pipeline: Compose,
+                   batch_size: int = 32,
+                   total: Optional[int] = None,
+                   progress: bool = True) -> Tuple[List[tuple], Counter]:
+    """Run PoseFix on data infos that carry ``input_keypoints`` (image
+    coordinates), in batches.
+
+    A sample whose image cannot be read is skipped and counted, not fatal.
+
+    Returns:
+        tuple: ``(outputs, skipped)``; outputs are ``(info, keypoints (K, 2)
+        image coordinates, heatmap scores (K, ))``, skipped a Counter.
+    """
+    outputs, skipped = [], Counter()
+    batch = []
+
+    def flush():
+        data = model.data_preprocessor(pseudo_collate(
+            [b[1] for b in batch]), False)
+        with torch.no_grad():
+            preds = model.predict(data['inputs'], data['data_samples'])
+        for (info, _), pred in zip(batch, preds):
+            outputs.append((info, pred.pred_instances.keypoints[0],
+                            pred.pred_instances.keypoint_scores[0]))
+        batch.clear()
+
+    for info in tqdm(samples, total=total, desc='refining', unit='pose',
+                     disable=not progress):
+        try:
+            packed = pipeline(dict(info))
+        except Exception as e:  # noqa: BLE001 (any unreadable image)
+            skipped[f'unreadable image ({type(e).__name__})'] += 1
+            continue
+        if packed is None:
+            skipped['unreadable image'] += 1
+            continue
+        batch.append((info, packed))
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return outputs, skipped
+
+
+def to_coco_results(outputs: List[tuple],
+                    keypoint_score: str = 'input') -> List[dict]:
+    """Refined COCO results, one per output, in input order.
+
+    The instance ``score`` is the input's. Keypoint scores: ``'input'``
+    keeps each input joint's score (so scoring downstream is unchanged),
+    ``'heatmap'`` gives the refiner's softmax peak.
+    """
+    if keypoint_score not in KEYPOINT_SCORE_MODES:
+        raise ValueError(f'keypoint_score must be one of '
+                         f'{KEYPOINT_SCORE_MODES}, got {keypoint_score!r}')
+    results = []
+    for info, kpts, heat in sorted(outputs, key=lambda o: o[0]['id']):
+        scores = info['input_keypoint_scores'] if keypoint_score == 'input' \
+            else heat
+        flat = np.concatenate([kpts, np.asarray(scores)[:, None]], 1)
+        results.append(
+            dict(
+                image_id=int(info['img_id']),
+                category_id=int(info['category_id']),
+                keypoints=[float(v) for v in flat.ravel()],
+                score=float(info['bbox_score'][0])))
+    return results
+
+
+def input_results(outputs: List[tuple]) -> List[dict]:
+    """The input entries of the refined samples, for a fair comparison."""
+    results = []
+    for info, _, _ in sorted(outputs, key=lambda o: o[0]['id']):
+        flat = np.concatenate([
+            info['input_keypoints'][0], info['input_keypoint_scores'][:, None]
+        ], 1)
+        results.append(
+            dict(
+                image_id=int(info['img_id']),
+                category_id=int(info['category_id']),
+                keypoints=[float(v) for v in flat.ravel()],
+                score=float(info['bbox_score'][0])))
+    return results
+
+
+def dump_json_atomic(obj, path: str) -> None:
+    """Write JSON so that ``path`` is either complete or untouched."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.json')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,118 @@
+"""Test-time PoseFix input: another method's COCO keypoint results."""
+import os.path as osp
+from collections import Counter
+from typing import Optional
+
+import numpy as np
+from mmpose.datasets.datasets.base import BaseCocoStyleDataset
+from mmpose.registry import DATASETS
+
+from .coco_results import (PERSON_CATEGORY, keypoint_box, load_coco_results,
+                           split_keypoints)
+
+
+@DATASETS.register_module()
+class PoseFixResultsDataset(BaseCocoStyleDataset):
+    """One sample per person result of any method, for refinement.
+
+    Reads a COCO keypoint results list (``image_id``, ``category_id``,
+    ``keypoints`` [3K], ``score``), checked entry by entry before any work
+    (:func:`load_coco_results`). As in the official code, no box is needed:
+    each sample's box is the extent of its input keypoints x1.2 (each side
+    at least 20 px); ``GetBBoxCenterScale`` then pads it by 1.25 and
+    ``TopdownAffine`` fixes its aspect ratio. Every input keypoint is
+    rendered whatever its score, except a joint reported at (0, 0) with
+    score 0, the usual mark of "no prediction", which is left out.
+
+    Kept: person entries (``category_id`` 1) with ``score`` > 0 whose image
+    exists (and, with ``ann_file``, whose ``image_id`` is annotated). The
+    others are counted in :attr:`skipped` (reason -> count) and listed in
+    :attr:`skipped_entries` ((entry index, reason)).
+
+    Each sample carries ``input_keypoints`` (1, K, 2) and
+    ``input_keypoints_visible`` (1, K) in image coordinates, ``bbox``,
+    ``bbox_score`` (the input score), ``input_keypoint_scores`` (K, ) and
+    ``id`` = the entry's index in the results list.
+
+    Args:
+        input_file (str): the results file.
+        ann_file (str): optional COCO annotations, for image file names and
+            to skip unknown images; without it images are found by
+            ``image_name.format(image_id)``.
+        image_name (str): file name pattern of an image id. COCO's default.
+        box_extend (float): box = keypoint extent x this. 1.2.
+        min_box_size (float): minimum box side in pixels. 20.
+        **kwargs: ``data_prefix=dict(img=DIR)``, ``pipeline``, ... of
+            ``BaseCocoStyleDataset``.
+    """
+
+    METAINFO = dict(from_file='configs/_base_/datasets/coco.py')
+
+    def __init__(self,
+                 input_file: str,
+                 ann_file: str = '',
+                 image_name: str = '{:012d}.jpg',
+                 box_extend: float = 1.2,
+                 min_box_size: float = 20.,
+                 **kwargs):
+        self.input_file = input_file
+        self.image_name = image_name
+        self.box_extend = box_extend
+        self.min_box_size = min_box_size
+        self.skipped = Counter()
+        self.skipped_entries = []
+        kwargs.setdefault('test_mode', True)
+        super().__init__(ann_file=ann_file, **kwargs)
+
+    def _image_files(self) -> Optional[dict]:
+        if not self.ann_file or osp.isdir(self.ann_file):
+            return None
+        from xtcocotools.coco import COCO
+        coco = COCO(self.ann_file)
+        return {i: img['file_name'] for i, img in coco.imgs.items()}
+
+    def _skip(self, index: int, reason: str) -> None:
+        self.skipped[reason] += 1
+        self.skipped_entries.append((index, reason))
+
+    def load_data_list(self) -> list:
+        num_kpt = self.metainfo['num_keypoints']
+        results = load_coco_results(self.input_file, num_kpt)
+        files = self._image_files()
+        data_list = []
+        for i, entry in enumerate(results):
+            if entry['category_id'] != PERSON_CATEGORY:
+                self._skip(i, 'not a person (category_id != 1)')
+                continue
+            if entry['score'] <= 0:
+                self._skip(i, 'score <= 0')
+                continue
+            if files is not None and entry['image_id'] not in files:
+                self._skip(i, 'image_id not in the annotations')
+                continue
+            name = files[entry['image_id']] if files else \
+                self.image_name.format(entry['image_id'])
+            img_path = osp.join(self.data_prefix['img'], name)
+            if not osp.isfile(img_path):
+                self._skip(i, 'image file missing')
+                continue
+            data_list.append(self._data_info(i, entry, img_path, num_kpt))
+        return data_list
+
+    def _data_info(self, index, entry, img_path, num_kpt) -> dict:
+        kpts, scores = split_keypoints(entry)
+        present = ~((kpts == 0).all(1) & (scores == 0))
+        box = keypoint_box(kpts, present, self.box_extend, self.min_box_size)
+        return dict(
+            id=index,
+            img_id=entry['image_id'],
+            img_path=img_path,
+            category_id=entry['category_id'],
+            bbox=box[None].astype(np.float32),
+            bbox_score=np.array([entry['score']], np.float32),
+            input_keypoints=kpts[None],
+            input_keypoints_visible=present[None].astype(np.float32),
+            input_keypoint_scores=scores,
+            keypoints=np.zeros((1, num_kpt, 2), np.float32),
+            keypoints_visible=np.zeros((1, num_kpt), np.float32),
+            sigmas=self.metainfo['sigmas'].copy())

@@ -1,0 +1,56 @@
+"""COCO keypoint AP/AR of a results list, as MMPose's CocoMetric computes it
+(xtcocotools COCOeval, COCO sigmas, object areas)."""
+import contextlib
+import io
+import json
+import os
+import tempfile
+from typing import List
+
+import numpy as np
+from xtcocotools.coco import COCO
+from xtcocotools.cocoeval import COCOeval
+
+STATS_NAMES = ('AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR', 'AR .5',
+               'AR .75', 'AR (M)', 'AR (L)')
+
+
+def coco_keypoint_eval(coco_gt: COCO, results: List[dict],
+                       sigmas: np.ndarray) -> dict:
+    """AP/AR of ``results`` against ``coco_gt`` (COCOeval's keypoint stats).
+
+    Args:
+        coco_gt (COCO): ground truth.
+        results (list[dict]): COCO keypoint results.
+        sigmas (np.ndarray): (K, ) per-joint sigmas.
+
+    Returns:
+        dict: stat name (``AP``, ``AP .5``, ...) -> value; all 0 for an empty
+        list.
+    """
+    if not results:
+        return {name: 0.0 for name in STATS_NAMES}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'results.json')
+        with open(path, 'w') as f:
+            json.dump(results, f)
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_dt = coco_gt.loadRes(path)
+            coco_eval = COCOeval(coco_gt, coco_dt, 'keypoints', sigmas, True)
+            coco_eval.params.useSegm = None
+            coco_eval.evaluate()
+            coco_eval.accumulate()
+            coco_eval.summarize()
+    return dict(zip(STATS_NAMES, map(float, coco_eval.stats)))
+
+
+def format_ap_table(columns: dict) -> str:
+    """A table of stats, one column per name, e.g. {'input': ..., 'refined':
+    ...}, plus the change from the first column to the last."""
+    names = list(columns)
+    rows = [f'{"":8s}' + ''.join(f'{n:>10s}' for n in names) + f'{"change":>10s}']
+    for stat in STATS_NAMES:
+        values = [columns[n][stat] for n in names]
+        rows.append(f'{stat:8s}' + ''.join(f'{v:10.3f}' for v in values) +
+                    f'{values[-1] - values[0]:+10.3f}')
+    return '\n'.join(rows)

@@ -1,0 +1,96 @@
+"""PoseRefiner: a pose model and PoseFix evaluated in one tools/test.py run."""
+import json
+import os.path as osp
+import runpy
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+from ..conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs', 'refine',
+                  'posefix-refine_td-hm-res18_coco-mini-128x96.py')
+
+
+def _save_random(config, path):
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+def test_base_and_refined_in_one_run(tmp_path, coco_mini, monkeypatch):
+    cfg = Config.fromfile(CONFIG)
+    base = _save_random(osp.join(REPO_ROOT, cfg.model.pose_model),
+                        str(tmp_path / 'base.pth'))
+    refiner = _save_random(osp.join(REPO_ROOT, cfg.model.refiner),
+                           str(tmp_path / 'refiner.pth'))
+    ann = f'{coco_mini}/annotations/person_keypoints_val2017.json'
+    metrics = tmp_path / 'metrics.json'
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', CONFIG, '--work-dir',
+        str(tmp_path), '--out',
+        str(metrics), '--cfg-options', f'model.pose_checkpoint={base}',
+        f'model.refiner_checkpoint={refiner}',
+        f'test_dataloader.dataset.data_root={coco_mini}/',
+        'test_dataloader.dataset.indices=6', 'test_dataloader.batch_size=3',
+        f'test_evaluator.0.ann_file={ann}', f'test_evaluator.1.ann_file={ann}'
+    ])
+    runpy.run_path(osp.join(REPO_ROOT, 'tools', 'test.py'),
+                   run_name='__main__')
+    result = json.loads(metrics.read_text())
+    for prefix in ('coco', 'coco-input'):
+        assert 0 <= result[f'{prefix}/AP'] <= 1
+        assert 0 <= result[f'{prefix}/AR'] <= 1
+
+
+def test_identity_refiner_returns_the_base_poses(coco_mini):
+    """A PoseFix that returns its input (input prior, zero last layer): the
+    poses survive crop -> refine -> image unchanged, and the base model's
+    predictions are kept as input_keypoints."""
+    from mmengine.dataset import pseudo_collate
+    from mmpose.registry import DATASETS
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    refiner = Config.fromfile(osp.join(REPO_ROOT, cfg.model.refiner))
+    refiner.model.head.input_prior_beta = 1.0
+    refiner.model.test_cfg.flip_test = False
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(cfg.model, pose_model=osp.join(REPO_ROOT, cfg.model.pose_model),
+             refiner=refiner))
+    model.eval()
+    loader = cfg.test_dataloader.dataset
+    loader.data_root = coco_mini
+    dataset = DATASETS.build(loader)
+    data = model.data_preprocessor(
+        pseudo_collate([dataset[i] for i in range(4)]), False)
+    with torch.no_grad():
+        base = model.pose_model.predict(data['inputs'], data['data_samples'])
+        base_kpts = [s.pred_instances.keypoints.copy() for s in base]
+        out = model(data['inputs'], data['data_samples'], 'predict')
+    for sample, expected in zip(out, base_kpts):
+        pred = sample.pred_instances
+        np.testing.assert_allclose(pred.input_keypoints, expected, atol=1e-4)
+        # the prior's sub-pixel bias (< 0.05 output px, test_posefix_
+        # estimator) in image pixels: output px x stride x image/crop
+        box = np.ptp(expected[0], axis=0).max() * 1.2 * 1.25
+        tolerance = 0.05 * 4 * box / 96
+        np.testing.assert_allclose(pred.keypoints, expected, atol=tolerance)
+
+
+def test_training_is_refused():
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.pose_model = osp.join(REPO_ROOT, cfg.model.pose_model)
+    cfg.model.refiner = osp.join(REPO_ROOT, cfg.model.refiner)
+    model = MODELS.build(cfg.model)
+    with pytest.raises(RuntimeError, match='for testing'):
+        model(torch.zeros(1, 3, 128, 96), [], mode='loss')

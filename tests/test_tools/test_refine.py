@@ -1,0 +1,168 @@
+"""tools/refine.py end to end on real coco_mini images, and its bad input."""
+import json
+import os
+import os.path as osp
+import runpy
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+from ..conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    """A randomly initialised PoseFix saved locally (no training needed)."""
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    model.init_weights()
+    path = str(tmp_path_factory.mktemp('ckpt') / 'posefix.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def predictions(coco_mini):
+    with open(osp.join(coco_mini,
+                       'predictions/blazepose_full_val2017.json')) as f:
+        return json.load(f)
+
+
+def run_refine(args):
+    """tools/refine.py in this process; returns main()'s AP table."""
+    sys.argv = ['refine.py'] + [str(a) for a in args]
+    namespace = runpy.run_path(
+        osp.join(REPO_ROOT, 'tools', 'refine.py'), run_name='refine')
+    return namespace['main'](sys.argv[1:])
+
+
+def common(checkpoint, coco_mini, input_path, out):
+    return [
+        CONFIG, checkpoint, '--input', input_path, '--img-dir',
+        osp.join(coco_mini, 'val2017'), '--out', out, '--batch-size', 16
+    ]
+
+
+def write(tmp_path, obj, name='input.json'):
+    path = tmp_path / name
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return str(path)
+
+
+def test_refines_blazepose_results(checkpoint, coco_mini, predictions,
+                                   tmp_path, capsys):
+    out = tmp_path / 'refined.json'
+    vis = tmp_path / 'vis'
+    table = run_refine(
+        common(checkpoint, coco_mini, write(tmp_path, predictions), out) + [
+            '--ann',
+            osp.join(coco_mini, 'annotations/person_keypoints_val2017.json'),
+            '--vis-dir', vis
+        ])
+    refined = json.loads(out.read_text())
+    assert len(refined) == len(predictions)  # one output per input entry
+    for src, dst in zip(predictions, refined):
+        assert dst['image_id'] == src['image_id']
+        assert dst['score'] == pytest.approx(src['score'])
+        assert len(dst['keypoints']) == 51
+        # joint scores follow the input (default --keypoint-score input)
+        assert dst['keypoints'][2::3] == pytest.approx(src['keypoints'][2::3])
+    # BlazePose's AP on this split is 0.212 (coco_mini README)
+    assert table['input']['AP'] == pytest.approx(0.212, abs=0.002)
+    assert 0 <= table['refined']['AP'] <= 1
+    printed = capsys.readouterr().out
+    assert 'input' in printed and 'refined' in printed and 'AP' in printed
+    pictures = os.listdir(vis)
+    assert len(pictures) == len({p['image_id'] for p in predictions})
+
+
+BAD_FILES = [
+    ('not json', '{"image_id": 1,', 'not JSON'),
+    ('not a list', {'image_id': 1}, 'expected a list'),
+    ('empty list', [], 'empty'),
+    ('missing field', [{'image_id': 1, 'category_id': 1, 'score': 1.}],
+     'entry 0: missing field "keypoints"'),
+    ('wrong type', [{'image_id': '785', 'category_id': 1,
+                     'keypoints': [0.] * 51, 'score': 1.}],
+     'entry 0: field "image_id" must be int'),
+    ('wrong length', [{'image_id': 785, 'category_id': 1,
+                       'keypoints': [0.] * 50, 'score': 1.}],
+     'entry 0: field "keypoints" has 50 values'),
+    ('nan', [{'image_id': 785, 'category_id': 1,
+              'keypoints': [float('nan')] + [0.] * 50, 'score': 1.}],
+     r'entry 0: field "keypoints"\[0\] is not finite'),
+    ('inf score', [{'image_id': 785, 'category_id': 1,
+                    'keypoints': [0.] * 51, 'score': float('inf')}],
+     'entry 0: field "score" is not finite'),
+]
+
+
+@pytest.mark.parametrize(
+    'name, content, message', BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_malformed_input_refused_nothing_written(checkpoint, coco_mini,
+                                                 predictions, tmp_path, name,
+                                                 content, message):
+    if name == 'wrong type':  # a good entry first: the index must be named
+        content = [predictions[0]] + content
+        message = message.replace('entry 0', 'entry 1')
+    out = tmp_path / 'refined.json'
+    with pytest.raises(SystemExit, match=message):
+        run_refine(common(checkpoint, coco_mini, write(tmp_path, content), out))
+    assert os.listdir(tmp_path) == ['input.json']
+
+
+def _skippable(predictions, coco_mini, tmp_path):
+    """Four refinable entries and one of each kind that cannot be refined."""
+    good = predictions[:4]
+    zero = dict(predictions[4], score=0.)
+    cat = dict(predictions[5], category_id=2)
+    unknown = dict(predictions[6], image_id=999999999)
+    broken_id = 123456789012
+    open(osp.join(tmp_path, f'{broken_id:012d}.jpg'), 'w').write('not a jpg')
+    unreadable = dict(predictions[7], image_id=broken_id)
+    return good + [zero, cat, unknown, unreadable]
+
+
+def test_unrefinable_entries_skipped_and_counted(checkpoint, coco_mini,
+                                                 predictions, tmp_path,
+                                                 capsys):
+    img_dir = tmp_path / 'images'
+    img_dir.mkdir()
+    for image_id in {p['image_id'] for p in predictions[:4]}:
+        name = f'{image_id:012d}.jpg'
+        os.symlink(osp.join(coco_mini, 'val2017', name), img_dir / name)
+    entries = _skippable(predictions, coco_mini, img_dir)
+    out = tmp_path / 'refined.json'
+    args = [
+        CONFIG, checkpoint, '--input',
+        write(tmp_path, entries), '--img-dir', img_dir, '--out', out
+    ]
+    run_refine(args)
+    printed = capsys.readouterr().out
+    assert len(json.loads(out.read_text())) == 4
+    assert '1 x score <= 0' in printed
+    assert '1 x not a person' in printed
+    assert '1 x image file missing' in printed  # unknown id: no such file
+    assert '1 x unreadable image' in printed
+    out.unlink()
+    with pytest.raises(SystemExit, match='--strict'):
+        run_refine(args + ['--strict'])
+    assert not out.exists()
+
+
+def test_unknown_image_id_with_ann(checkpoint, coco_mini, predictions,
+                                   tmp_path, capsys):
+    entries = predictions[:3] + [dict(predictions[3], image_id=999999999)]
+    out = tmp_path / 'refined.json'
+    run_refine(
+        common(checkpoint, coco_mini, write(tmp_path, entries), out) +
+        ['--ann',
+         osp.join(coco_mini, 'annotations/person_keypoints_val2017.json')])
+    assert len(json.loads(out.read_text())) == 3
+    assert '1 x image_id not in the annotations' in capsys.readouterr().out

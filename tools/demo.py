@@ -1,0 +1,97 @@
+"""The main job of posefix_mm: train the demo refiner on CPU and use it to
+refine a real estimator's results on coco_mini val.
+
+1. Train configs/posefix_r18_coco-mini-lspet-128x96.py (coco_mini train +
+   lspet, ~10 minutes on 2 cores), unless work_dirs/demo already holds its
+   checkpoint (--retrain to train again).
+2. Refine predictions/blazepose_full_val2017.json (MediaPipe BlazePose) on
+   val with tools/refine.py: AP table before/after, refined JSON and
+   input | refined pictures in work_dirs/demo/.
+
+Usage:
+    python tools/demo.py [--data ../shared/data/coco_mini]
+        [--lspet ../shared/data/lspet] [--work-dir work_dirs/demo] [--retrain]
+"""
+import argparse
+import os.path as osp
+import subprocess
+import sys
+
+TOOLS = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(TOOLS)
+CONFIG = osp.join(REPO, 'configs', 'posefix_r18_coco-mini-lspet-128x96.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
+    parser.add_argument(
+        '--lspet', default=osp.join(REPO, '..', 'shared', 'data', 'lspet'))
+    parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs',
+                                                       'demo'))
+    parser.add_argument('--retrain', action='store_true')
+    return parser.parse_args()
+
+
+def data_options(data: str, lspet: str) -> list:
+    data, lspet = osp.abspath(data) + '/', osp.abspath(lspet) + '/'
+    val_ann = f'{data}annotations/person_keypoints_val2017.json'
+    return [
+        f'train_dataloader.dataset.datasets.0.data_root={data}',
+        f'train_dataloader.dataset.datasets.1.data_root={lspet}',
+        f'val_dataloader.dataset.data_root={data}',
+        f'test_dataloader.dataset.data_root={data}',
+        f'val_evaluator.0.ann_file={val_ann}',
+        f'val_evaluator.1.ann_file={val_ann}',
+        f'test_evaluator.0.ann_file={val_ann}',
+        f'test_evaluator.1.ann_file={val_ann}',
+    ]
+
+
+def checkpoint_in(work_dir: str):
+    last = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(last):
+        return None
+    with open(last) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def run(cmd: list) -> None:
+    print('+ ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def main():
+    args = parse_args()
+    for path, what in ((args.data, '--data'), (args.lspet, '--lspet')):
+        if not osp.isdir(path):
+            raise SystemExit(f'error: {what}: no folder {path}')
+    checkpoint = None if args.retrain else checkpoint_in(args.work_dir)
+    if checkpoint:
+        print(f'reusing {checkpoint} (--retrain / RETRAIN=1 to train again)')
+    else:
+        print('training the demo refiner (about 10 minutes on 2 CPU cores)')
+        run([
+            sys.executable,
+            osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir', args.work_dir,
+            '--cfg-options', *data_options(args.data, args.lspet)
+        ])
+        checkpoint = checkpoint_in(args.work_dir)
+    run([
+        sys.executable,
+        osp.join(TOOLS, 'refine.py'), CONFIG, checkpoint, '--input',
+        osp.join(args.data, 'predictions', 'blazepose_full_val2017.json'),
+        '--img-dir',
+        osp.join(args.data, 'val2017'), '--ann',
+        osp.join(args.data, 'annotations', 'person_keypoints_val2017.json'),
+        '--out',
+        osp.join(args.work_dir, 'refined_blazepose_full_val2017.json'),
+        '--vis-dir',
+        osp.join(args.work_dir, 'vis')
+    ])
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,146 @@
+"""Refine the COCO keypoint results of any method with a PoseFix model.
+
+Usage:
+    python tools/refine.py CONFIG CHECKPOINT --input results.json
+        --img-dir DIR --out refined.json [--ann GT.json] [--batch-size N]
+        [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--strict]
+        [--keypoint-score input|heatmap]
+
+The input file is checked before any work; malformed files are refused with
+the entry and field named, and nothing is written. Entries that cannot be
+refined (score <= 0, not a person, unknown image_id with --ann, missing or
+unreadable image) are skipped and reported (--strict: an error instead).
+The output is written atomically: complete, or not there.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from collections import Counter, defaultdict
+
+from posefix_mm.utils.compat import apply as apply_compat
+
+apply_compat()
+
+import cv2  # noqa: E402
+from mmcv.transforms import Compose  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmpose.registry import DATASETS  # noqa: E402
+
+from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
+                             input_results, refine_samples, test_pipeline,
+                             to_coco_results)
+from posefix_mm.datasets import ResultsFormatError  # noqa: E402
+from posefix_mm.evaluation import (coco_keypoint_eval,  # noqa: E402
+                                   format_ap_table)
+from posefix_mm.visualization import side_by_side  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='PoseFix config')
+    parser.add_argument('checkpoint', help='PoseFix checkpoint (local)')
+    parser.add_argument('--input', required=True, help='COCO results JSON')
+    parser.add_argument('--img-dir', required=True, help='image folder')
+    parser.add_argument('--out', required=True, help='refined results JSON')
+    parser.add_argument(
+        '--ann', help='COCO annotations: image names, and AP before/after')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--no-flip', action='store_true', help='no flip test')
+    parser.add_argument('--vis-dir', help='write input | refined pictures')
+    parser.add_argument(
+        '--strict',
+        action='store_true',
+        help='entries that cannot be refined are errors, not skips')
+    parser.add_argument(
+        '--keypoint-score',
+        default='input',
+        choices=['input', 'heatmap'],
+        help="output joint scores: the input's (default) or the refiner's "
+        'heatmap peaks; the instance score is always the input score')
+    return parser.parse_args(argv)
+
+
+def report_skips(skipped: Counter, strict: bool) -> None:
+    if not skipped:
+        return
+    lines = [f'  {count} x {reason}' for reason, count in skipped.items()]
+    message = (f'{sum(skipped.values())} entries not refined:\n' +
+               '\n'.join(lines))
+    if strict:
+        raise SystemExit(f'error (--strict): {message}')
+    print(f'skipped {message}')
+
+
+def write_pictures(outputs, vis_dir, skeleton) -> int:
+    by_image = defaultdict(list)
+    for info, kpts, _ in outputs:
+        by_image[info['img_path']].append((info['input_keypoints'][0], kpts))
+    os.makedirs(vis_dir, exist_ok=True)
+    for path, poses in by_image.items():
+        img = cv2.imread(path)
+        picture = side_by_side(img, [p[0] for p in poses],
+                               [p[1] for p in poses], skeleton)
+        name = osp.splitext(osp.basename(path))[0] + '.png'
+        cv2.imwrite(osp.join(vis_dir, name), picture)
+    return len(by_image)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.batch_size < 1:
+        raise SystemExit(f'error: --batch-size must be >= 1, got '
+                         f'{args.batch_size}')
+    init_default_scope('mmpose')
+    for path, what in ((args.input, '--input'), (args.ann, '--ann'),
+                       (args.checkpoint, 'CHECKPOINT')):
+        if path is not None and not osp.isfile(path):
+            raise SystemExit(f'error: {what}: no file {path}')
+    if not osp.isdir(args.img_dir):
+        raise SystemExit(f'error: --img-dir: no folder {args.img_dir}')
+    try:
+        dataset = DATASETS.build(
+            dict(
+                type='PoseFixResultsDataset',
+                input_file=args.input,
+                ann_file=args.ann or '',
+                data_root='',
+                data_prefix=dict(img=args.img_dir),
+                pipeline=[]))
+    except ResultsFormatError as e:
+        raise SystemExit(f'error: {e}')
+    report_skips(dataset.skipped, args.strict)
+    if len(dataset) == 0:
+        raise SystemExit('error: no entry can be refined; nothing written')
+
+    model = init_refiner(args.config, args.checkpoint, args.device,
+                         not args.no_flip)
+    pipeline = Compose(test_pipeline(model.cfg))
+    outputs, unreadable = refine_samples(
+        model, (dataset.get_data_info(i) for i in range(len(dataset))),
+        pipeline, args.batch_size, total=len(dataset))
+    report_skips(unreadable, args.strict)
+    refined = to_coco_results(outputs, args.keypoint_score)
+    dump_json_atomic(refined, args.out)
+    print(f'refined {len(refined)} of {len(dataset) + sum(dataset.skipped.values())} '
+          f'entries -> {args.out}')
+    if args.vis_dir:
+        n = write_pictures(outputs, args.vis_dir,
+                           model.dataset_meta['skeleton_links'])
+        print(f'{n} pictures (input | refined) -> {args.vis_dir}')
+    if args.ann:
+        from xtcocotools.coco import COCO
+        coco = COCO(args.ann)
+        sigmas = model.dataset_meta['sigmas']
+        table = dict(
+            input=coco_keypoint_eval(coco, input_results(outputs), sigmas),
+            refined=coco_keypoint_eval(coco, refined, sigmas))
+        print(f'COCO keypoint AP/AR on {args.ann} ({len(refined)} poses):')
+        print(format_ap_table(table))
+        return table
+    return None
+
+
+if __name__ == '__main__':
+    sys.exit(main() and 0)
