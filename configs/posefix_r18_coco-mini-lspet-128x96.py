@@ -133,13 +133,17 @@ val_dataloader = dict(
     ))
 test_dataloader = val_dataloader
 
-# evaluators: the refined pose and its input, side by side
+# evaluators: the refined pose and its input, side by side, with the
+# keypoint error taxonomy of both
 val_evaluator = [
     dict(
         type='CocoMetric',
         ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
     dict(
         type='InputPoseCocoMetric',
+        ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
+    dict(
+        type='PoseErrorMetric',
         ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
 ]
 test_evaluator = val_evaluator

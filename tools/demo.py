@@ -42,10 +42,9 @@ def data_options(data: str, lspet: str) -> list:
         f'train_dataloader.dataset.datasets.1.data_root={lspet}',
         f'val_dataloader.dataset.data_root={data}',
         f'test_dataloader.dataset.data_root={data}',
-        f'val_evaluator.0.ann_file={val_ann}',
-        f'val_evaluator.1.ann_file={val_ann}',
-        f'test_evaluator.0.ann_file={val_ann}',
-        f'test_evaluator.1.ann_file={val_ann}',
+    ] + [
+        f'{split}_evaluator.{i}.ann_file={val_ann}'
+        for split in ('val', 'test') for i in range(3)
     ]
 
 

@@ -17,7 +17,8 @@ model = dict(
     refiner='configs/posefix_r18_coco-mini-128x96.py',
     refiner_checkpoint=None)
 
-# evaluators: the refined poses and the pose model's, side by side
+# evaluators: the refined poses and the pose model's, side by side, with
+# the keypoint error taxonomy of both
 data_root = '../shared/data/coco_mini/'
 val_evaluator = [
     dict(
@@ -25,6 +26,9 @@ val_evaluator = [
         ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
     dict(
         type='InputPoseCocoMetric',
+        ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
+    dict(
+        type='PoseErrorMetric',
         ann_file=data_root + 'annotations/person_keypoints_val2017.json'),
 ]
 test_evaluator = val_evaluator

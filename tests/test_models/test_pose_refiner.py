@@ -41,7 +41,8 @@ def test_base_and_refined_in_one_run(tmp_path, coco_mini, monkeypatch):
         f'model.refiner_checkpoint={refiner}',
         f'test_dataloader.dataset.data_root={coco_mini}/',
         'test_dataloader.dataset.indices=6', 'test_dataloader.batch_size=3',
-        f'test_evaluator.0.ann_file={ann}', f'test_evaluator.1.ann_file={ann}'
+        f'test_evaluator.0.ann_file={ann}', f'test_evaluator.1.ann_file={ann}',
+        f'test_evaluator.2.ann_file={ann}'
     ])
     runpy.run_path(osp.join(REPO_ROOT, 'tools', 'test.py'),
                    run_name='__main__')
@@ -49,6 +50,13 @@ def test_base_and_refined_in_one_run(tmp_path, coco_mini, monkeypatch):
     for prefix in ('coco', 'coco-input'):
         assert 0 <= result[f'{prefix}/AP'] <= 1
         assert 0 <= result[f'{prefix}/AR'] <= 1
+    for name in ('', 'input_'):
+        fractions = [result[f'errors/{name}{t}'] for t in
+                     ('good', 'jitter', 'inversion', 'swap', 'miss')]
+        # fractions of the matched persons' keypoints; untrained models may
+        # match nobody (OKS < 0.1), then every fraction is 0
+        assert sum(fractions) == pytest.approx(1) or sum(fractions) == 0
+        assert all(0 <= f <= 1 for f in fractions)
 
 
 def test_identity_refiner_returns_the_base_poses(coco_mini):
