@@ -4,7 +4,8 @@ Usage:
     python tools/refine.py CONFIG CHECKPOINT --input results.json
         --img-dir DIR --out refined.json [--ann GT.json] [--batch-size N]
         [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--strict]
-        [--keypoint-score input|heatmap]
+        [--keypoint-score input|heatmap] [--instance-score input|heatmap]
+        [--cfg-options KEY=VALUE ...]
 
 The input file is checked before any work; malformed files are refused with
 the entry and field named, and nothing is written. Entries that cannot be
@@ -24,6 +25,7 @@ apply_compat()
 
 import cv2  # noqa: E402
 from mmcv.transforms import Compose  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmpose.registry import DATASETS  # noqa: E402
 
@@ -54,11 +56,22 @@ def parse_args(argv=None):
         action='store_true',
         help='entries that cannot be refined are errors, not skips')
     parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, e.g. model.test_cfg.gate=None')
+    parser.add_argument(
         '--keypoint-score',
         default='input',
         choices=['input', 'heatmap'],
         help="output joint scores: the input's (default) or the refiner's "
-        'heatmap peaks; the instance score is always the input score')
+        'heatmap peaks')
+    parser.add_argument(
+        '--instance-score',
+        default='input',
+        choices=['input', 'heatmap'],
+        help="output instance scores: the input's (default, as the official "
+        "code) or the input's times the refiner's mean heatmap peak")
     return parser.parse_args(argv)
 
 
@@ -114,14 +127,17 @@ def main(argv=None):
     if len(dataset) == 0:
         raise SystemExit('error: no entry can be refined; nothing written')
 
-    model = init_refiner(args.config, args.checkpoint, args.device,
-                         not args.no_flip)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = init_refiner(cfg, args.checkpoint, args.device, not args.no_flip)
     pipeline = Compose(test_pipeline(model.cfg))
     outputs, unreadable = refine_samples(
         model, (dataset.get_data_info(i) for i in range(len(dataset))),
         pipeline, args.batch_size, total=len(dataset))
     report_skips(unreadable, args.strict)
-    refined = to_coco_results(outputs, args.keypoint_score)
+    refined = to_coco_results(outputs, args.keypoint_score,
+                              args.instance_score)
     dump_json_atomic(refined, args.out)
     print(f'refined {len(refined)} of {len(dataset) + sum(dataset.skipped.values())} '
           f'entries -> {args.out}')

@@ -97,45 +97,48 @@ def refine_samples(model,
     return outputs, skipped
 
 
+def _coco_entry(info: dict, kpts: np.ndarray, scores,
+                score_factor: float = 1.0) -> dict:
+    flat = np.concatenate([kpts, np.asarray(scores)[:, None]], 1)
+    return dict(
+        image_id=int(info['img_id']),
+        category_id=int(info['category_id']),
+        keypoints=[float(v) for v in flat.ravel()],
+        score=float(info['bbox_score'][0]) * score_factor)
+
+
 def to_coco_results(outputs: List[tuple],
-                    keypoint_score: str = 'input') -> List[dict]:
+                    keypoint_score: str = 'input',
+                    instance_score: str = 'input') -> List[dict]:
     """Refined COCO results, one per output, in input order.
 
-    The instance ``score`` is the input's. Keypoint scores: ``'input'``
-    keeps each input joint's score (so scoring downstream is unchanged),
-    ``'heatmap'`` gives the refiner's softmax peak.
+    Keypoint scores: ``'input'`` keeps each input joint's score (so scoring
+    downstream is unchanged), ``'heatmap'`` gives the refiner's softmax
+    peak. Instance score: ``'input'`` keeps the input's (as the official
+    code), ``'heatmap'`` multiplies it by the mean softmax peak of the
+    refined joints (the refiner's confidence re-ranks the instances).
     """
-    if keypoint_score not in KEYPOINT_SCORE_MODES:
-        raise ValueError(f'keypoint_score must be one of '
-                         f'{KEYPOINT_SCORE_MODES}, got {keypoint_score!r}')
-    results = []
-    for info, kpts, heat in sorted(outputs, key=lambda o: o[0]['id']):
-        scores = info['input_keypoint_scores'] if keypoint_score == 'input' \
-            else heat
-        flat = np.concatenate([kpts, np.asarray(scores)[:, None]], 1)
-        results.append(
-            dict(
-                image_id=int(info['img_id']),
-                category_id=int(info['category_id']),
-                keypoints=[float(v) for v in flat.ravel()],
-                score=float(info['bbox_score'][0])))
-    return results
+    for name, value in (('keypoint_score', keypoint_score),
+                        ('instance_score', instance_score)):
+        if value not in KEYPOINT_SCORE_MODES:
+            raise ValueError(f'{name} must be one of '
+                             f'{KEYPOINT_SCORE_MODES}, got {value!r}')
+    return [
+        _coco_entry(
+            info, kpts, info['input_keypoint_scores']
+            if keypoint_score == 'input' else heat,
+            1.0 if instance_score == 'input' else float(np.mean(heat)))
+        for info, kpts, heat in sorted(outputs, key=lambda o: o[0]['id'])
+    ]
 
 
 def input_results(outputs: List[tuple]) -> List[dict]:
     """The input entries of the refined samples, for a fair comparison."""
-    results = []
-    for info, _, _ in sorted(outputs, key=lambda o: o[0]['id']):
-        flat = np.concatenate([
-            info['input_keypoints'][0], info['input_keypoint_scores'][:, None]
-        ], 1)
-        results.append(
-            dict(
-                image_id=int(info['img_id']),
-                category_id=int(info['category_id']),
-                keypoints=[float(v) for v in flat.ravel()],
-                score=float(info['bbox_score'][0])))
-    return results
+    return [
+        _coco_entry(info, info['input_keypoints'][0],
+                    info['input_keypoint_scores'])
+        for info, _, _ in sorted(outputs, key=lambda o: o[0]['id'])
+    ]
 
 
 def dump_json_atomic(obj, path: str) -> None:

@@ -166,3 +166,16 @@ def test_unknown_image_id_with_ann(checkpoint, coco_mini, predictions,
          osp.join(coco_mini, 'annotations/person_keypoints_val2017.json')])
     assert len(json.loads(out.read_text())) == 3
     assert '1 x image_id not in the annotations' in capsys.readouterr().out
+
+
+def test_heatmap_scores_option(checkpoint, coco_mini, predictions, tmp_path):
+    out = tmp_path / 'refined.json'
+    run_refine(
+        common(checkpoint, coco_mini, write(tmp_path, predictions[:5]), out) +
+        ['--keypoint-score', 'heatmap', '--instance-score', 'heatmap'])
+    for src, dst in zip(predictions, json.loads(out.read_text())):
+        peaks = dst['keypoints'][2::3]
+        assert all(0 < p <= 1 for p in peaks)
+        assert peaks != pytest.approx(src['keypoints'][2::3])
+        assert dst['score'] == pytest.approx(src['score'] * sum(peaks) / 17,
+                                             rel=1e-5)

@@ -1,0 +1,94 @@
+"""Refinement throughput: tools/refine.py's engine (read image, crop, render
+the input pose, forward with flip test, back to image coordinates) against
+the pure model forward on the same, already prepared batches, in one process.
+
+Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
+    [--data DIR] [--batch-size 32] [--repeat 3]
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import posefix_mm  # noqa: E402,F401
+from mmcv.transforms import Compose  # noqa: E402
+from mmengine.dataset import pseudo_collate  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmpose.registry import DATASETS  # noqa: E402
+
+from posefix_mm.apis import (init_refiner, refine_samples,  # noqa: E402
+                             test_pipeline)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def median_time(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--config',
+        default=osp.join(REPO, 'configs',
+                         'posefix_r18_coco-mini-lspet-128x96.py'))
+    parser.add_argument(
+        '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--repeat', type=int, default=3)
+    args = parser.parse_args()
+    init_default_scope('mmpose')
+    model = init_refiner(args.config, None)  # speed does not need weights
+    pipeline = Compose(test_pipeline(model.cfg))
+    dataset = DATASETS.build(
+        dict(
+            type='PoseFixResultsDataset',
+            input_file=osp.join(args.data, 'predictions',
+                                'blazepose_full_val2017.json'),
+            data_root='',
+            data_prefix=dict(img=osp.join(args.data, 'val2017')),
+            pipeline=[]))
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    n = len(infos)
+
+    def refine():
+        refine_samples(model, infos, pipeline, args.batch_size,
+                       progress=False)
+
+    batches = [
+        model.data_preprocessor(
+            pseudo_collate([pipeline(dict(i))
+                            for i in infos[s:s + args.batch_size]]), False)
+        for s in range(0, n, args.batch_size)
+    ]
+
+    def forward():
+        with torch.no_grad():
+            for data in batches:
+                model.predict(data['inputs'], data['data_samples'])
+
+    t_refine = median_time(refine, args.repeat)
+    t_forward = median_time(forward, args.repeat)
+    print(f'{n} BlazePose instances on coco_mini val, batch '
+          f'{args.batch_size}, {torch.get_num_threads()} threads, flip test '
+          f'{model.test_cfg.get("flip_test")}, config '
+          f'{osp.basename(args.config)}')
+    print(f'refinement (load + crop + forward): {n / t_refine:7.1f} '
+          'instances/s')
+    print(f'pure model forward:                 {n / t_forward:7.1f} '
+          'instances/s')
+    print(f'refinement / forward time: {t_refine / t_forward:.2f}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,45 @@
+"""tools/demo.py reuses the checkpoint in its work dir, refines the BlazePose
+results and ends with the AP table (training itself: test_distributed,
+test_mim and the 10-minute `make demo`)."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+from ..conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-lspet-128x96.py')
+
+
+def test_demo_reuses_checkpoint_and_prints_ap_table(tmp_path, coco_mini,
+                                                    lspet):
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    model.init_weights()
+    ckpt = tmp_path / 'iter_900.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    (tmp_path / 'last_checkpoint').write_text(str(ckpt))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            osp.join(REPO_ROOT, 'tools', 'demo.py'), '--data', coco_mini,
+            '--lspet', lspet, '--work-dir',
+            str(tmp_path)
+        ],
+        env=dict(os.environ, PYTHONPATH=REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert f'reusing {ckpt}' in out
+    assert 'train.py' not in out  # no training
+    table = out[out.index('COCO keypoint AP/AR'):]
+    assert 'input' in table and 'refined' in table and 'change' in table
+    assert osp.isfile(tmp_path / 'refined_blazepose_full_val2017.json')
+    assert len(os.listdir(tmp_path / 'vis')) == 40  # images with BlazePose
