@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.model import BaseModule
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
@@ -102,3 +103,59 @@ def test_training_is_refused():
     model = MODELS.build(cfg.model)
     with pytest.raises(RuntimeError, match='for testing'):
         model(torch.zeros(1, 3, 128, 96), [], mode='loss')
+
+
+class TwoPosesPerImage(BaseModule):
+    """A stand-in bottom-up model: two poses per whole image."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+        base = np.array([[150., 100.], [160, 95], [140, 95], [170, 100],
+                         [130, 100], [185, 140], [115, 140], [195, 190],
+                         [105, 190], [200, 235], [100, 235], [175, 240],
+                         [125, 240], [178, 310], [122, 310], [180, 380],
+                         [120, 380]], np.float32)
+        self.poses = np.stack([base, base + [200., 20.]])
+
+    def forward(self, inputs, data_samples, mode='predict'):
+        from mmengine.structures import InstanceData
+        for sample in data_samples:
+            sample.pred_instances = InstanceData(
+                keypoints=self.poses.copy(),
+                keypoint_scores=np.ones((2, 17), np.float32))
+        return data_samples
+
+
+def test_several_instances_per_image_bottom_up_style(coco_mini):
+    from mmengine.dataset import pseudo_collate
+    from mmpose.registry import DATASETS
+    MODELS.register_module('TwoPosesPerImage', module=TwoPosesPerImage,
+                           force=True)
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    refiner = Config.fromfile(osp.join(REPO_ROOT, cfg.model.refiner))
+    refiner.model.head.input_prior_beta = 1.0  # identity refiner
+    refiner.model.test_cfg.flip_test = False
+    pose_cfg = dict(type='TwoPosesPerImage')
+    model = MODELS.build(
+        dict(cfg.model, pose_model=pose_cfg, refiner=refiner))
+    model.eval()
+    loader = cfg.test_dataloader.dataset
+    loader.data_root = coco_mini
+    dataset = DATASETS.build(loader)
+    data = model.data_preprocessor(
+        pseudo_collate([dataset[i] for i in range(2)]), False)
+    with torch.no_grad():
+        out = model(data['inputs'], data['data_samples'], 'predict')
+    for sample in out:
+        pred = sample.pred_instances
+        assert pred.keypoints.shape == (2, 17, 2)
+        np.testing.assert_allclose(pred.input_keypoints,
+                                   TwoPosesPerImage().poses)
+        # each instance refined on its own crop and put back in its place,
+        # within the identity refiner's bias (as above)
+        for refined, given in zip(pred.keypoints, pred.input_keypoints):
+            box = np.ptp(given, axis=0).max() * 1.2 * 1.25
+            np.testing.assert_allclose(refined, given,
+                                       atol=0.05 * 4 * box / 96)
