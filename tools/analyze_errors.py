@@ -143,7 +143,8 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     report = dict(reports)
     plot_types(reports, osp.join(args.out_dir, 'error_types.png'))
-    plot_per_joint(reports, osp.join(args.out_dir, 'error_types_per_joint.png'))
+    plot_per_joint(reports,
+                   osp.join(args.out_dir, 'error_types_per_joint.png'))
     if args.refined:
         report['comparison'] = compare(reports['input'], reports['refined'])
         plot_oks(report['comparison']['oks_pairs'],

@@ -139,8 +139,8 @@ def main(argv=None):
     refined = to_coco_results(outputs, args.keypoint_score,
                               args.instance_score)
     dump_json_atomic(refined, args.out)
-    print(f'refined {len(refined)} of {len(dataset) + sum(dataset.skipped.values())} '
-          f'entries -> {args.out}')
+    total = len(dataset) + sum(dataset.skipped.values())
+    print(f'refined {len(refined)} of {total} entries -> {args.out}')
     if args.vis_dir:
         n = write_pictures(outputs, args.vis_dir,
                            model.dataset_meta['skeleton_links'])

@@ -1,7 +1,8 @@
 # A pose model refined by PoseFix, evaluated in one run: the data, pipeline
 # and loaders are the pose model's (its config is the base); the model is
 # replaced by PoseRefiner(pose model -> PoseFix). Point it at checkpoints:
-#   python tools/test.py configs/refine/posefix-refine_td-hm-res18_coco-mini-128x96.py \
+#   python tools/test.py \
+#     configs/refine/posefix-refine_td-hm-res18_coco-mini-128x96.py \
 #     --cfg-options model.pose_checkpoint=BASE.pth \
 #                   model.refiner_checkpoint=POSEFIX.pth
 # Any MMPose model works the same way: another base config, top-down with

@@ -48,7 +48,8 @@ def format_ap_table(columns: dict) -> str:
     """A table of stats, one column per name, e.g. {'input': ..., 'refined':
     ...}, plus the change from the first column to the last."""
     names = list(columns)
-    rows = [f'{"":8s}' + ''.join(f'{n:>10s}' for n in names) + f'{"change":>10s}']
+    header = ''.join(f'{n:>10s}' for n in names)
+    rows = [f'{"":8s}{header}{"change":>10s}']
     for stat in STATS_NAMES:
         values = [columns[n][stat] for n in names]
         rows.append(f'{stat:8s}' + ''.join(f'{v:10.3f}' for v in values) +

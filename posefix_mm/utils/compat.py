@@ -8,7 +8,8 @@ Independent fixes, each applied only when the environment needs it
   ``nms`` / ``batched_nms`` work; ``roi_align`` uses torchvision's own Python
   fallback.
 * mmcv without compiled ops (``mmcv-lite``): a placeholder ``mmcv._ext`` whose
-  ``nms`` is pure torch and whose other ops raise :class:`MissingCompiledOpError`.
+  ``nms`` is pure torch and whose other ops raise
+  :class:`MissingCompiledOpError`.
 * torch's weights-only checkpoint loading (on by default since torch 2.6):
   the numpy and MMEngine types found in MMEngine checkpoints are registered as
   safe globals. Weights-only loading stays on: a pickle that would run code

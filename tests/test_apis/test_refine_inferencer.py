@@ -44,7 +44,8 @@ def images(coco_mini):
 def _check(results, n_images):
     assert len(results) == n_images
     for result in results:
-        refined, base = result['predictions'][0], result['input_predictions'][0]
+        refined = result['predictions'][0]
+        base = result['input_predictions'][0]
         assert len(refined) == len(base) >= 1
         for r, b in zip(refined, base):
             assert np.asarray(r['keypoints']).shape == (17, 2)

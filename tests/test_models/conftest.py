@@ -9,7 +9,8 @@ from mmpose.registry import DATASETS, MODELS
 
 from ..conftest import REPO_ROOT
 
-SMALL_CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
+SMALL_CONFIG = osp.join(REPO_ROOT, 'configs',
+                        'posefix_r18_coco-mini-128x96.py')
 
 
 @pytest.fixture(scope='session')

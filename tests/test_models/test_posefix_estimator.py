@@ -3,8 +3,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-from mmpose.structures import PoseDataSample
-from mmengine.structures import InstanceData
 
 from posefix_mm.codecs import bilinear_one_hot
 from posefix_mm.models.losses import SoftmaxHeatmapCELoss

@@ -13,7 +13,8 @@ from mmpose.registry import MODELS
 
 from ..conftest import REPO_ROOT
 
-CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-lspet-128x96.py')
+CONFIG = osp.join(REPO_ROOT, 'configs',
+                  'posefix_r18_coco-mini-lspet-128x96.py')
 
 
 def test_demo_reuses_checkpoint_and_prints_ap_table(tmp_path, coco_mini,

@@ -113,7 +113,8 @@ def test_malformed_input_refused_nothing_written(checkpoint, coco_mini,
         message = message.replace('entry 0', 'entry 1')
     out = tmp_path / 'refined.json'
     with pytest.raises(SystemExit, match=message):
-        run_refine(common(checkpoint, coco_mini, write(tmp_path, content), out))
+        run_refine(
+            common(checkpoint, coco_mini, write(tmp_path, content), out))
     assert os.listdir(tmp_path) == ['input.json']
 
 

@@ -16,7 +16,7 @@ from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
                            validate_error_tables)
 
 KS_MISS_MAX = 0.1  # misses land between KS 0.5 and 0.1 of their anchor
-OWN, MIRROR = 0, 1  # anchor slots; other persons' j, j' follow in pairs
+OWN, MIRROR = 0, 1  # anchor slots; other persons' j, then their j', follow
 UNLABELED_POLICIES = ('box', 'prediction', 'omit')
 _FAR = 1e12  # where invalid anchors are parked (pixels)
 
@@ -24,9 +24,10 @@ _FAR = 1e12  # where invalid anchors are parked (pixels)
 def build_anchors(keypoints, visible, flip_indices, others, others_visible):
     """Points a synthesized joint is judged against, for every joint j.
 
-    Slot 0 is the person's own joint j, slot 1 its mirror joint j', then
-    j of each overlapping person, then j' of each. A mirror joint annotated on the very
-    point of j counts as absent: no point is closer to one than the other.
+    Slot 0 is the person's own joint j, slot 1 its mirror joint j', then j
+    of each overlapping person, then j' of each. A mirror joint annotated on
+    the very point of j counts as absent: no point is closer to one than the
+    other.
 
     Args:
         keypoints (np.ndarray): (K, 2) ground truth of the person.
@@ -194,7 +195,10 @@ class SynthesizePoseErrors(BaseTransform):
     no overlapping person, or no candidate obeys the rule) gets probability 0
     and the others are renormalised.
 
-    Unlabelled joints (no ground truth) get ``synth_error_types`` -1. At test
+    Unlabelled joints (no ground truth) get ``synth_error_types`` -1, and so
+    does a labelled joint for which no type can be sampled (only degenerate
+    annotations, e.g. every anchor on one point); both get an input point
+    as described next. At test
     time every input joint is present, so by default (``unlabeled='box'``)
     they are given a uniformly random point inside ``bbox``, like a miss of
     an estimator; ``'prediction'`` takes ``pred_keypoints`` (an estimator's
