@@ -7,6 +7,7 @@ import tempfile
 from collections import Counter
 from typing import Iterable, List, Optional, Tuple
 
+import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import Compose
@@ -51,6 +52,16 @@ def test_pipeline(cfg: Config) -> list:
     return [t for t in pipeline if t['type'] != 'SynthesizePoseErrors']
 
 
+def _read_image(info: dict) -> Optional[np.ndarray]:
+    """The sample's image (BGR), or None if it cannot be read."""
+    if info.get('img') is not None:
+        return info['img']
+    try:
+        return mmcv.imread(info['img_path'])
+    except (OSError, ValueError):
+        return None
+
+
 def refine_samples(model,
                    samples: Iterable[dict],
                    pipeline: Compose,
@@ -60,7 +71,8 @@ def refine_samples(model,
     """Run PoseFix on data infos that carry ``input_keypoints`` (image
     coordinates), in batches.
 
-    A sample whose image cannot be read is skipped and counted, not fatal.
+    A sample whose image cannot be read is skipped and counted, not fatal;
+    any other error is raised.
 
     Returns:
         tuple: ``(outputs, skipped)``; outputs are ``(info, keypoints (K, 2)
@@ -81,15 +93,11 @@ def refine_samples(model,
 
     for info in tqdm(samples, total=total, desc='refining', unit='pose',
                      disable=not progress):
-        try:
-            packed = pipeline(dict(info))
-        except Exception as e:  # noqa: BLE001 (any unreadable image)
-            skipped[f'unreadable image ({type(e).__name__})'] += 1
-            continue
-        if packed is None:
+        img = _read_image(info)
+        if img is None:
             skipped['unreadable image'] += 1
             continue
-        batch.append((info, packed))
+        batch.append((info, pipeline(dict(info, img=img))))
         if len(batch) == batch_size:
             flush()
     if batch:
