@@ -60,10 +60,9 @@ def test_base_and_refined_in_one_run(tmp_path, coco_mini, monkeypatch):
         assert all(0 <= f <= 1 for f in fractions)
 
 
-def test_identity_refiner_returns_the_base_poses(coco_mini):
-    """A PoseFix that returns its input (input prior, zero last layer): the
-    poses survive crop -> refine -> image unchanged, and the base model's
-    predictions are kept as input_keypoints."""
+def _identity_refiner_model(pose_model, coco_mini, num_samples):
+    """PoseRefiner with a PoseFix that returns its input (input prior, zero
+    last layer, no flip), and a preprocessed batch of coco_mini val."""
     from mmengine.dataset import pseudo_collate
     from mmpose.registry import DATASETS
     init_default_scope('mmpose')
@@ -73,14 +72,29 @@ def test_identity_refiner_returns_the_base_poses(coco_mini):
     refiner.model.test_cfg.flip_test = False
     torch.manual_seed(0)
     model = MODELS.build(
-        dict(cfg.model, pose_model=osp.join(REPO_ROOT, cfg.model.pose_model),
-             refiner=refiner))
+        dict(cfg.model, pose_model=pose_model, refiner=refiner))
     model.eval()
     loader = cfg.test_dataloader.dataset
     loader.data_root = coco_mini
     dataset = DATASETS.build(loader)
     data = model.data_preprocessor(
-        pseudo_collate([dataset[i] for i in range(4)]), False)
+        pseudo_collate([dataset[i] for i in range(num_samples)]), False)
+    return model, data
+
+
+def _assert_identity(refined, given):
+    """Within the identity refiner's sub-pixel bias (< 0.05 output px, see
+    test_posefix_estimator) in image pixels: output px x stride x
+    image/crop, the crop being the keypoint box x1.2 x1.25 over 96 px."""
+    box = np.ptp(given, axis=0).max() * 1.2 * 1.25
+    np.testing.assert_allclose(refined, given, atol=0.05 * 4 * box / 96)
+
+
+def test_identity_refiner_returns_the_base_poses(coco_mini):
+    """The poses survive crop -> refine -> image unchanged, and the base
+    model's predictions are kept as input_keypoints."""
+    pose_model = osp.join(REPO_ROOT, Config.fromfile(CONFIG).model.pose_model)
+    model, data = _identity_refiner_model(pose_model, coco_mini, 4)
     with torch.no_grad():
         base = model.pose_model.predict(data['inputs'], data['data_samples'])
         base_kpts = [s.pred_instances.keypoints.copy() for s in base]
@@ -88,11 +102,7 @@ def test_identity_refiner_returns_the_base_poses(coco_mini):
     for sample, expected in zip(out, base_kpts):
         pred = sample.pred_instances
         np.testing.assert_allclose(pred.input_keypoints, expected, atol=1e-4)
-        # the prior's sub-pixel bias (< 0.05 output px, test_posefix_
-        # estimator) in image pixels: output px x stride x image/crop
-        box = np.ptp(expected[0], axis=0).max() * 1.2 * 1.25
-        tolerance = 0.05 * 4 * box / 96
-        np.testing.assert_allclose(pred.keypoints, expected, atol=tolerance)
+        _assert_identity(pred.keypoints[0], expected[0])
 
 
 def test_training_is_refused():
@@ -128,24 +138,10 @@ class TwoPosesPerImage(BaseModule):
 
 
 def test_several_instances_per_image_bottom_up_style(coco_mini):
-    from mmengine.dataset import pseudo_collate
-    from mmpose.registry import DATASETS
     MODELS.register_module('TwoPosesPerImage', module=TwoPosesPerImage,
                            force=True)
-    init_default_scope('mmpose')
-    cfg = Config.fromfile(CONFIG)
-    refiner = Config.fromfile(osp.join(REPO_ROOT, cfg.model.refiner))
-    refiner.model.head.input_prior_beta = 1.0  # identity refiner
-    refiner.model.test_cfg.flip_test = False
-    pose_cfg = dict(type='TwoPosesPerImage')
-    model = MODELS.build(
-        dict(cfg.model, pose_model=pose_cfg, refiner=refiner))
-    model.eval()
-    loader = cfg.test_dataloader.dataset
-    loader.data_root = coco_mini
-    dataset = DATASETS.build(loader)
-    data = model.data_preprocessor(
-        pseudo_collate([dataset[i] for i in range(2)]), False)
+    model, data = _identity_refiner_model(
+        dict(type='TwoPosesPerImage'), coco_mini, 2)
     with torch.no_grad():
         out = model(data['inputs'], data['data_samples'], 'predict')
     for sample in out:
@@ -153,9 +149,6 @@ def test_several_instances_per_image_bottom_up_style(coco_mini):
         assert pred.keypoints.shape == (2, 17, 2)
         np.testing.assert_allclose(pred.input_keypoints,
                                    TwoPosesPerImage().poses)
-        # each instance refined on its own crop and put back in its place,
-        # within the identity refiner's bias (as above)
+        # each instance refined on its own crop and put back in its place
         for refined, given in zip(pred.keypoints, pred.input_keypoints):
-            box = np.ptp(given, axis=0).max() * 1.2 * 1.25
-            np.testing.assert_allclose(refined, given,
-                                       atol=0.05 * 4 * box / 96)
+            _assert_identity(refined, given)
