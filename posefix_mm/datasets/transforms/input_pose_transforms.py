@@ -1,6 +1,8 @@
 """Pipeline steps that carry the input pose (``input_keypoints``) along with
 the image: MMPose's ``RandomFlip`` and ``TopdownAffine`` move only
 ``keypoints``, and ``PackPoseInputs`` does not know the input pose."""
+import inspect
+
 import cv2
 import numpy as np
 from mmpose.datasets.transforms import (PackPoseInputs, RandomFlip,
@@ -84,7 +86,9 @@ class PackPoseFixInputs(PackPoseInputs):
 
     def __init__(self, meta_keys=None, **kwargs):
         if meta_keys is None:
-            meta_keys = (*PackPoseInputs.__init__.__defaults__[0], 'sigmas')
+            default = inspect.signature(
+                PackPoseInputs.__init__).parameters['meta_keys'].default
+            meta_keys = (*default, 'sigmas')
         super().__init__(meta_keys=meta_keys, **kwargs)
 
     instance_mapping_table = dict(
