@@ -7,7 +7,7 @@ import mmcv
 import numpy as np
 from mmcv.transforms import Compose
 
-from posefix_mm.datasets.coco_results import keypoint_box
+from posefix_mm.datasets.coco_results import input_pose_sample
 from posefix_mm.visualization import side_by_side
 from .refine_results import init_refiner, refine_samples, test_pipeline
 
@@ -87,30 +87,19 @@ class RefineInferencer:
     def _samples(self, img: np.ndarray, instances: list) -> list:
         """PoseFix inputs of one image's 2D poses (as PoseFixResultsDataset
         makes them from a results file)."""
-        samples = []
-        for i, inst in enumerate(instances):
-            kpts = np.asarray(inst['keypoints'], np.float32)[:, :2]
-            scores = np.asarray(inst['keypoint_scores'], np.float32)
-            present = np.ones(len(kpts), bool)
-            box = keypoint_box(kpts, present)
-            samples.append(
-                dict(
-                    id=i,
-                    img_id=0,
-                    img=img,
-                    img_path=None,
-                    category_id=1,
-                    bbox=box[None].astype(np.float32),
-                    bbox_score=np.array([inst.get('bbox_score', 1.)],
-                                        np.float32).reshape(1),
-                    input_keypoints=kpts[None],
-                    input_keypoints_visible=present[None].astype(np.float32),
-                    input_keypoint_scores=scores,
-                    keypoints=np.zeros((1, len(kpts), 2), np.float32),
-                    keypoints_visible=np.zeros((1, len(kpts)), np.float32),
-                    flip_indices=self.meta['flip_indices'],
-                    sigmas=self.meta['sigmas']))
-        return samples
+        return [
+            input_pose_sample(
+                np.asarray(inst['keypoints'])[:, :2],
+                inst['keypoint_scores'],
+                inst.get('bbox_score', 1.),
+                id=i,
+                img_id=0,
+                img=img,
+                img_path=None,
+                flip_indices=self.meta['flip_indices'],
+                sigmas=self.meta['sigmas'])
+            for i, inst in enumerate(instances)
+        ]
 
     def __call__(self,
                  inputs,

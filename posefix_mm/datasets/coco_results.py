@@ -1,7 +1,7 @@
 """Read and check COCO keypoint results files (any method's output)."""
 import json
 import math
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -95,6 +95,48 @@ def keypoint_box(keypoints: np.ndarray,
     center = (lo + hi) / 2
     size = np.maximum((hi - lo) * extend, min_size)
     return np.concatenate([center - size / 2, center + size / 2])
+
+
+def input_pose_sample(keypoints: np.ndarray,
+                      scores: Optional[np.ndarray] = None,
+                      score: float = 1.0,
+                      present: Optional[np.ndarray] = None,
+                      box_extend: float = 1.2,
+                      min_box_size: float = 20.,
+                      **fields) -> dict:
+    """A PoseFix test sample from an input pose, as the official code makes
+    one from a results entry: box from the keypoints (:func:`keypoint_box`),
+    every present joint rendered, no ground truth.
+
+    Args:
+        keypoints (np.ndarray): (K, 2) image coordinates.
+        scores (np.ndarray, optional): (K, ) joint scores (kept for the
+            output). Default ones.
+        score (float): the instance score.
+        present (np.ndarray, optional): (K, ) bool, joints to render and to
+            build the box from. Default all.
+        **fields: ``id``, ``img_id``, ``img_path`` / ``img``, metainfo...
+
+    Returns:
+        dict: the data info PoseFix's test pipeline takes.
+    """
+    keypoints = np.asarray(keypoints, np.float32)
+    num_kpt = len(keypoints)
+    if present is None:
+        present = np.ones(num_kpt, bool)
+    if scores is None:
+        scores = np.ones(num_kpt, np.float32)
+    box = keypoint_box(keypoints, present, box_extend, min_box_size)
+    return dict(
+        category_id=1,
+        bbox=box[None].astype(np.float32),
+        bbox_score=np.array([score], np.float32),
+        input_keypoints=keypoints[None],
+        input_keypoints_visible=present[None].astype(np.float32),
+        input_keypoint_scores=np.asarray(scores, np.float32),
+        keypoints=np.zeros((1, num_kpt, 2), np.float32),
+        keypoints_visible=np.zeros((1, num_kpt), np.float32),
+        **fields)
 
 
 def split_keypoints(entry: dict) -> Tuple[np.ndarray, np.ndarray]:

@@ -3,12 +3,11 @@ import os.path as osp
 from collections import Counter
 from typing import Optional
 
-import numpy as np
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
-from .coco_results import (PERSON_CATEGORY, keypoint_box, load_coco_results,
-                           split_keypoints)
+from .coco_results import (PERSON_CATEGORY, input_pose_sample,
+                           load_coco_results, split_keypoints)
 
 
 @DATASETS.register_module()
@@ -96,23 +95,19 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
             if not osp.isfile(img_path):
                 self._skip(i, 'image file missing')
                 continue
-            data_list.append(self._data_info(i, entry, img_path, num_kpt))
+            data_list.append(self._data_info(i, entry, img_path))
         return data_list
 
-    def _data_info(self, index, entry, img_path, num_kpt) -> dict:
+    def _data_info(self, index, entry, img_path) -> dict:
         kpts, scores = split_keypoints(entry)
-        present = ~((kpts == 0).all(1) & (scores == 0))
-        box = keypoint_box(kpts, present, self.box_extend, self.min_box_size)
-        return dict(
+        return input_pose_sample(
+            kpts,
+            scores,
+            entry['score'],
+            present=~((kpts == 0).all(1) & (scores == 0)),
+            box_extend=self.box_extend,
+            min_box_size=self.min_box_size,
             id=index,
             img_id=entry['image_id'],
             img_path=img_path,
-            category_id=entry['category_id'],
-            bbox=box[None].astype(np.float32),
-            bbox_score=np.array([entry['score']], np.float32),
-            input_keypoints=kpts[None],
-            input_keypoints_visible=present[None].astype(np.float32),
-            input_keypoint_scores=scores,
-            keypoints=np.zeros((1, num_kpt, 2), np.float32),
-            keypoints_visible=np.zeros((1, num_kpt), np.float32),
             sigmas=self.metainfo['sigmas'].copy())

@@ -10,7 +10,7 @@ from mmengine.runner import load_checkpoint
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
 
-from posefix_mm.datasets.coco_results import keypoint_box
+from posefix_mm.datasets.coco_results import input_pose_sample
 
 
 def _model_cfg(model: Union[str, dict]) -> Config:
@@ -116,23 +116,15 @@ class PoseRefiner(BaseModel):
         pred = sample.pred_instances
         pred.input_keypoints = np.asarray(pred.keypoints, np.float32).copy()
         meta = self.refiner_meta
-        infos = []
-        for i, kpts in enumerate(pred.input_keypoints):
-            present = np.ones(len(kpts), bool)
-            infos.append(
-                dict(
-                    id=len(infos),
-                    sample_index=index,
-                    instance_index=i,
-                    img_id=sample.metainfo.get('img_id', 0),
-                    img_path=sample.metainfo['img_path'],
-                    category_id=1,
-                    bbox=keypoint_box(kpts, present)[None].astype(np.float32),
-                    bbox_score=np.ones(1, np.float32),
-                    input_keypoints=kpts[None],
-                    input_keypoints_visible=present[None].astype(np.float32),
-                    keypoints=np.zeros((1, len(kpts), 2), np.float32),
-                    keypoints_visible=np.zeros((1, len(kpts)), np.float32),
-                    flip_indices=meta['flip_indices'],
-                    sigmas=meta['sigmas']))
-        return infos
+        return [
+            input_pose_sample(
+                kpts,
+                id=i,
+                sample_index=index,
+                instance_index=i,
+                img_id=sample.metainfo.get('img_id', 0),
+                img_path=sample.metainfo['img_path'],
+                flip_indices=meta['flip_indices'],
+                sigmas=meta['sigmas'])
+            for i, kpts in enumerate(pred.input_keypoints)
+        ]
