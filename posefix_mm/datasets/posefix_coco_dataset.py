@@ -8,7 +8,8 @@ import numpy as np
 from mmpose.datasets.datasets.body import CocoDataset
 from mmpose.registry import DATASETS
 
-from posefix_mm.utils.keypoint_similarity import keypoint_similarity
+from posefix_mm.utils.keypoint_similarity import \
+    object_keypoint_similarity
 
 MIN_MATCH_OKS = 0.1
 
@@ -95,10 +96,10 @@ class PoseFixCocoDataset(CocoDataset):
             raise ValueError(
                 f'{self.predictions_file}: {preds.shape[1]} keypoints per '
                 f'result, the dataset has {len(visible)}')
-        sq_dist = ((preds[:, :, :2] - data_info['keypoints'])**2).sum(-1)
-        ks = keypoint_similarity(sq_dist, max(float(data_info['area']), 1.),
-                                 self.metainfo['sigmas'])
-        oks = ks[:, visible].mean(1)
+        oks = object_keypoint_similarity(preds[:, :, :2],
+                                         data_info['keypoints'][0], visible,
+                                         max(float(data_info['area']), 1.),
+                                         self.metainfo['sigmas'])
         best = int(oks.argmax())
         if oks[best] >= MIN_MATCH_OKS:
             data_info['pred_keypoints'] = preds[best:best + 1, :, :2].astype(

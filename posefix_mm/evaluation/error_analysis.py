@@ -32,7 +32,8 @@ import numpy as np
 from posefix_mm.utils.keypoint_similarity import (ERROR_TYPES, GOOD,
                                                   INVERSION, JITTER, KS_GOOD,
                                                   KS_JITTER, MISS, NO_GT,
-                                                  SWAP, keypoint_similarity)
+                                                  SWAP, keypoint_similarity,
+                                                  object_keypoint_similarity)
 
 MIN_MATCH_OKS = 0.1
 
@@ -57,9 +58,10 @@ def _persons(gt: dict) -> Dict[int, List[dict]]:
 
 def oks(det: np.ndarray, person: dict, sigmas: np.ndarray) -> float:
     """COCO's object keypoint similarity over the person's visible joints."""
-    sq = ((det - person['keypoints'])**2).sum(-1)
-    ks = keypoint_similarity(sq, person['area'] + np.spacing(1), sigmas)
-    return float(ks[person['visible']].mean())
+    return float(
+        object_keypoint_similarity(det, person['keypoints'],
+                                   person['visible'],
+                                   person['area'] + np.spacing(1), sigmas))
 
 
 def match(gt: dict, results: List[dict], sigmas: np.ndarray) -> dict:

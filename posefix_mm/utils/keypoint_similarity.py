@@ -25,6 +25,25 @@ def keypoint_similarity(sq_dist: np.ndarray, area, sigmas: np.ndarray):
     return np.exp(-sq_dist / (2 * np.asarray(area) * variances))
 
 
+def object_keypoint_similarity(keypoints: np.ndarray, gt: np.ndarray,
+                               visible: np.ndarray, area,
+                               sigmas: np.ndarray):
+    """COCO's OKS: the mean KS over the ground truth's visible joints.
+
+    Args:
+        keypoints (np.ndarray): (..., K, 2) poses to compare.
+        gt (np.ndarray): (K, 2) ground truth.
+        visible (np.ndarray): (K, ) bool, its labelled joints.
+        area (float): its area.
+        sigmas (np.ndarray): (K, ).
+
+    Returns:
+        np.ndarray: (...) OKS values.
+    """
+    sq_dist = ((np.asarray(keypoints) - gt)**2).sum(-1)
+    return keypoint_similarity(sq_dist, area, sigmas)[..., visible].mean(-1)
+
+
 def ks_distance(k, area: float, sigmas: np.ndarray) -> np.ndarray:
     """Distance at which KS equals ``k``: sqrt(-2 area (2 sigma)^2 ln k).
 
