@@ -151,18 +151,24 @@ class PoseFixEstimator(TopdownPoseEstimator):
         """Backbone (and neck) features of the image plus input-pose maps.
 
         Without data samples (e.g. complexity analysis) the pose channels
-        are zero.
+        are zero. ``flip``: the pose is mirrored, joints swapped, to go with
+        an image the caller has flipped.
         """
+        pose = None if data_samples is None else self._input_pose(
+            inputs, data_samples, flip)
+        return self._backbone_features(inputs, pose)
+
+    def _backbone_features(self, inputs: Tensor,
+                           pose: Optional[Tuple[Tensor, Tensor]]):
         b, c, h, w = inputs.shape
         x = inputs.new_empty((b, c + self.head.out_channels, h, w))
         x[:, :c] = inputs
-        if data_samples is None:
+        if pose is None:
             x[:, c:] = 0
         else:
             # rendered in place into the pose channels: no extra copy
-            kpts, vis = self._input_pose(inputs, data_samples, flip)
             render_gaussian_heatmaps(
-                kpts, vis, (w, h), self.input_pose_sigma, out=x[:, c:])
+                *pose, (w, h), self.input_pose_sigma, out=x[:, c:])
             if self.input_pose_scale != 1:
                 x[:, c:] *= self.input_pose_scale
         x = self.backbone(x)
@@ -170,45 +176,43 @@ class PoseFixEstimator(TopdownPoseEstimator):
             x = self.neck(x)
         return x
 
-    def _prior(self, inputs: Tensor, data_samples,
-               flip: bool) -> Optional[Tensor]:
+    def _prior(self, pose: Tuple[Tensor, Tensor]) -> Optional[Tensor]:
         """The input pose at output resolution, for the head's prior."""
         if not self.head.uses_input_prior:
             return None
-        kpts, vis = self._input_pose(inputs, data_samples, flip)
+        kpts, vis = pose
         stride = self.head.decoder.stride
         size = self.head.decoder.heatmap_size
         return render_gaussian_heatmaps(
             kpts / kpts.new_tensor(stride), vis, size,
             self.input_pose_sigma / float(stride[0]))
 
+    def _features(self, inputs: Tensor, data_samples, flip: bool = False):
+        """Backbone features and the head's prior, from one read of the
+        input pose; ``flip``: of the mirrored image and pose."""
+        pose = self._input_pose(inputs, data_samples, flip)
+        if flip:
+            inputs = inputs.flip(-1)
+        return self._backbone_features(inputs, pose), self._prior(pose)
+
     def _forward(self, inputs: Tensor, data_samples=None):
-        return self.head.forward(
-            self.extract_feat(inputs, data_samples),
-            None if data_samples is None else self._prior(
-                inputs, data_samples, False))
+        if data_samples is None:
+            return self.head.forward(self.extract_feat(inputs))
+        return self.head.forward(*self._features(inputs, data_samples))
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        feats = self.extract_feat(inputs, data_samples)
+        feats, prior = self._features(inputs, data_samples)
         return self.head.loss(
-            feats,
-            data_samples,
-            train_cfg=self.train_cfg,
-            prior=self._prior(inputs, data_samples, False))
+            feats, data_samples, train_cfg=self.train_cfg, prior=prior)
 
     def predict(self, inputs: Tensor, data_samples):
         if self.test_cfg.get('flip_test', False):
-            feats = [
-                self.extract_feat(inputs, data_samples),
-                self.extract_feat(inputs.flip(-1), data_samples, flip=True)
-            ]
-            prior = [
-                self._prior(inputs, data_samples, False),
-                self._prior(inputs, data_samples, True)
-            ]
+            feats, prior = zip(
+                self._features(inputs, data_samples),
+                self._features(inputs, data_samples, flip=True))
+            feats, prior = list(feats), list(prior)
         else:
-            feats = self.extract_feat(inputs, data_samples)
-            prior = self._prior(inputs, data_samples, False)
+            feats, prior = self._features(inputs, data_samples)
         preds = self.head.predict(
             feats, data_samples, test_cfg=self.test_cfg, prior=prior)
         if isinstance(preds, tuple):
