@@ -11,14 +11,14 @@ Usage: .venv/bin/python benchmarks/bench_model.py [--batch 32] [--repeat 3]
 """
 import argparse
 import os.path as osp
-import statistics
 import sys
-import time
+from functools import partial
 
 import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import posefix_mm  # noqa: E402,F401
 from mmengine.analysis import FlopAnalyzer  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -28,6 +28,7 @@ from mmpose.registry import MODELS  # noqa: E402
 from mmpose.structures import PoseDataSample  # noqa: E402
 
 from posefix_mm.models.utils import soft_argmax  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SIMPLE_BASELINE = dict(
@@ -73,17 +74,6 @@ def input_pose_samples(batch, w, h, rng):
     return samples
 
 
-def time_forward(module, inputs, repeat):
-    times = []
-    with torch.no_grad():
-        module(inputs)  # warm-up
-        for _ in range(repeat):
-            start = time.perf_counter()
-            module(inputs)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch', type=int, default=32)
@@ -106,12 +96,14 @@ def main():
             False).uncalled_modules_warnings(False).total()
         for name, m in modules.items()
     }
-    seconds = {name: time_forward(m, inputs, args.repeat)
-               for name, m in modules.items()}
+    with torch.no_grad():
+        seconds = interleaved_medians(
+            {name: partial(m, inputs) for name, m in modules.items()},
+            args.repeat)
     mac_ratio = macs['posefix'] / macs['baseline']
     time_ratio = seconds['posefix'] / seconds['baseline']
     print(f'batch {args.batch}, {w}x{h}, {torch.get_num_threads()} threads, '
-          f'median of {args.repeat}')
+          f'median of {args.repeat}, interleaved')
     for name in modules:
         print(f'{name:9s} {macs[name] / 1e9:6.2f} GMACs/sample  '
               f'{seconds[name]:6.2f} s/batch  '

@@ -7,13 +7,12 @@ Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
 """
 import argparse
 import os.path as osp
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import posefix_mm  # noqa: E402,F401
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
@@ -22,18 +21,9 @@ from mmpose.registry import DATASETS  # noqa: E402
 
 from posefix_mm.apis import (init_refiner, refine_samples,  # noqa: E402
                              test_pipeline)
+from timing import interleaved_medians  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def median_time(fn, repeat):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():
@@ -77,8 +67,9 @@ def main():
             for data in batches:
                 model.predict(data['inputs'], data['data_samples'])
 
-    t_refine = median_time(refine, args.repeat)
-    t_forward = median_time(forward, args.repeat)
+    seconds = interleaved_medians(dict(refine=refine, forward=forward),
+                                  args.repeat)
+    t_refine, t_forward = seconds['refine'], seconds['forward']
     print(f'{n} BlazePose instances on coco_mini val, batch '
           f'{args.batch_size}, {torch.get_num_threads()} threads, flip test '
           f'{model.test_cfg.get("flip_test")}, config '

@@ -14,11 +14,11 @@ import math
 import os.path as osp
 import random
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import posefix_mm  # noqa: E402,F401
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -27,6 +27,7 @@ from mmpose.registry import DATASETS  # noqa: E402
 
 from posefix_mm.datasets.transforms import (  # noqa: E402
     COCO_ERROR_TABLES, SynthesizePoseErrors, joint_type_probabilities)
+from timing import interleaved_medians  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -93,14 +94,10 @@ def authors_synthesize(info, num_candidates=500):
     return out
 
 
-def per_instance_ms(fn, infos, repeat):
-    # transforms add or replace keys and never write into the input arrays,
-    # so a shallow copy per call is enough (and costs next to nothing)
-    start = time.perf_counter()
-    for _ in range(repeat):
-        for info in infos:
-            fn(dict(info))
-    return (time.perf_counter() - start) / (repeat * len(infos)) * 1e3
+def over_all(fn, infos):
+    """One pass of ``fn`` over every instance. Transforms add or replace
+    keys and never write into the input arrays: a shallow copy is enough."""
+    return lambda: [fn(dict(info)) for info in infos]
 
 
 def main():
@@ -129,9 +126,13 @@ def main():
     pipeline = Compose(cfg.train_pipeline)
     synth = next(t for t in pipeline.transforms
                  if isinstance(t, SynthesizePoseErrors))
-    authors = per_instance_ms(authors_synthesize, infos, 1)
-    ours = per_instance_ms(synth, infos, args.repeat)
-    whole = per_instance_ms(pipeline, infos, args.repeat)
+    seconds = interleaved_medians(
+        dict(
+            authors=over_all(authors_synthesize, infos),
+            ours=over_all(synth, infos),
+            whole=over_all(pipeline, infos)), args.repeat)
+    authors, ours, whole = (seconds[k] / len(infos) * 1e3
+                            for k in ('authors', 'ours', 'whole'))
     print(f'instances: {len(infos)} coco_mini train persons')
     print(f"authors' algorithm (loops, 500 candidates): {authors:.3f} ms")
     print(f'SynthesizePoseErrors:                        {ours:.3f} ms')
