@@ -11,6 +11,7 @@ PKG_SOURCES := setup.py README.md $(shell find posefix_mm tools configs \
 	-name '*.py' -not -path '*/.mim/*' 2>/dev/null)
 
 DATA ?= ../shared/data/coco_mini
+EXTRA ?= ../shared/data/coco_extra
 LSPET ?= ../shared/data/lspet
 
 .PHONY: setup setup-full test demo clean
@@ -49,7 +50,8 @@ test: setup
 # The main job: train the demo refiner (reused from work_dirs/demo unless
 # RETRAIN=1), refine BlazePose results on coco_mini val, print AP before/after.
 demo: setup
-	$(PY) tools/demo.py --data $(DATA) --lspet $(LSPET) $(if $(RETRAIN),--retrain)
+	$(PY) tools/demo.py --data $(DATA) --extra $(EXTRA) --lspet $(LSPET) \
+		$(if $(RETRAIN),--retrain)
 
 clean:
 	rm -rf $(VENV) build posefix_mm.egg-info posefix_mm/.mim

@@ -1,16 +1,17 @@
 """The main job of posefix_mm: train the demo refiner on CPU and use it to
 refine a real estimator's results on coco_mini val.
 
-1. Train configs/posefix_r18_coco-mini-lspet-128x96.py (coco_mini train +
-   lspet, ~10 minutes on 2 cores), unless work_dirs/demo already holds its
-   checkpoint (--retrain to train again).
+1. Train configs/posefix_r18_coco-mini-lspet-128x96.py (coco_mini train,
+   coco_extra and lspet, ~10 minutes on 2 cores), unless work_dirs/demo
+   already holds its checkpoint (--retrain to train again).
 2. Refine predictions/blazepose_full_val2017.json (MediaPipe BlazePose) on
    val with tools/refine.py: AP table before/after, refined JSON and
    input | refined pictures in work_dirs/demo/.
 
 Usage:
     python tools/demo.py [--data ../shared/data/coco_mini]
-        [--lspet ../shared/data/lspet] [--work-dir work_dirs/demo] [--retrain]
+        [--extra ../shared/data/coco_extra] [--lspet ../shared/data/lspet]
+        [--work-dir work_dirs/demo] [--retrain]
 """
 import argparse
 import os.path as osp
@@ -27,6 +28,9 @@ def parse_args():
     parser.add_argument(
         '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
     parser.add_argument(
+        '--extra',
+        default=osp.join(REPO, '..', 'shared', 'data', 'coco_extra'))
+    parser.add_argument(
         '--lspet', default=osp.join(REPO, '..', 'shared', 'data', 'lspet'))
     parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs',
                                                        'demo'))
@@ -34,12 +38,13 @@ def parse_args():
     return parser.parse_args()
 
 
-def data_options(data: str, lspet: str) -> list:
-    data, lspet = osp.abspath(data) + '/', osp.abspath(lspet) + '/'
+def data_options(data: str, extra: str, lspet: str) -> list:
+    data, extra, lspet = (osp.abspath(p) + '/' for p in (data, extra, lspet))
     val_ann = f'{data}annotations/person_keypoints_val2017.json'
     return [
         f'train_dataloader.dataset.datasets.0.data_root={data}',
-        f'train_dataloader.dataset.datasets.1.data_root={lspet}',
+        f'train_dataloader.dataset.datasets.1.data_root={extra}',
+        f'train_dataloader.dataset.datasets.2.data_root={lspet}',
         f'val_dataloader.dataset.data_root={data}',
         f'test_dataloader.dataset.data_root={data}',
     ] + [
@@ -64,7 +69,8 @@ def run(cmd: list) -> None:
 
 def main():
     args = parse_args()
-    for path, what in ((args.data, '--data'), (args.lspet, '--lspet')):
+    for path, what in ((args.data, '--data'), (args.extra, '--extra'),
+                       (args.lspet, '--lspet')):
         if not osp.isdir(path):
             raise SystemExit(f'error: {what}: no folder {path}')
     checkpoint = None if args.retrain else checkpoint_in(args.work_dir)
@@ -75,7 +81,7 @@ def main():
         run([
             sys.executable,
             osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir', args.work_dir,
-            '--cfg-options', *data_options(args.data, args.lspet)
+            '--cfg-options', *data_options(args.data, args.extra, args.lspet)
         ])
         checkpoint = checkpoint_in(args.work_dir)
     run([

@@ -4,13 +4,17 @@ Usage:
     python tools/refine.py CONFIG CHECKPOINT --input results.json
         --img-dir DIR --out refined.json [--ann GT.json] [--batch-size N]
         [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--strict]
+        [--box-source auto|keypoints|bbox|union] [--absent-score-thr T]
         [--keypoint-score input|heatmap] [--instance-score input|heatmap]
         [--cfg-options KEY=VALUE ...]
 
 The input file is checked before any work; malformed files are refused with
 the entry and field named, and nothing is written. Entries that cannot be
 refined (score <= 0, not a person, unknown image_id with --ann, missing or
-unreadable image) are skipped and reported (--strict: an error instead).
+unreadable image, a bbox that is not finite or has no area, no box at all)
+are skipped and reported (--strict: an error instead). A joint at (0, 0)
+(or scored at or below --absent-score-thr) is absent: it takes no part in
+the box and the refiner estimates it from the image.
 The output is written atomically: complete, or not there.
 """
 import argparse
@@ -61,6 +65,19 @@ def parse_args(argv=None):
         action=DictAction,
         help='override settings of the config, e.g. model.test_cfg.gate=None')
     parser.add_argument(
+        '--box-source',
+        default='auto',
+        choices=['auto', 'keypoints', 'bbox', 'union'],
+        help="the box each pose is refined in: 'auto' (default) the entry's "
+        "bbox [x, y, w, h] when it has one, else the extent of its present "
+        "joints x1.2; 'keypoints' always the latter (official code); 'bbox' "
+        "only the given box; 'union' both")
+    parser.add_argument(
+        '--absent-score-thr',
+        type=float,
+        help='input joints scored at or below this are absent (estimated '
+        'by the refiner from the image); default: only joints at (0, 0)')
+    parser.add_argument(
         '--keypoint-score',
         default='input',
         choices=['input', 'heatmap'],
@@ -88,8 +105,9 @@ def report_skips(skipped: Counter, strict: bool) -> None:
 
 def write_pictures(outputs, vis_dir, skeleton) -> int:
     by_image = defaultdict(list)
-    for info, kpts, _ in outputs:
-        by_image[info['img_path']].append((info['input_keypoints'][0], kpts))
+    for o in outputs:
+        by_image[o.info['img_path']].append(
+            (o.info['input_keypoints'][0], o.keypoints))
     os.makedirs(vis_dir, exist_ok=True)
     for path, poses in by_image.items():
         img = cv2.imread(path)
@@ -120,6 +138,8 @@ def main(argv=None):
                 ann_file=args.ann or '',
                 data_root='',
                 data_prefix=dict(img=args.img_dir),
+                box_source=args.box_source,
+                absent_score_thr=args.absent_score_thr,
                 pipeline=[]))
     except ResultsFormatError as e:
         raise SystemExit(f'error: {e}')

@@ -1,8 +1,9 @@
 from .refine_inferencer import RefineInferencer
-from .refine_results import (dump_json_atomic, init_refiner, input_results,
-                             refine_samples, test_pipeline, to_coco_results)
+from .refine_results import (Refined, dump_json_atomic, init_refiner,
+                             input_results, refine_samples, test_pipeline,
+                             to_coco_results)
 
 __all__ = [
-    'RefineInferencer', 'dump_json_atomic', 'init_refiner', 'input_results',
-    'refine_samples', 'test_pipeline', 'to_coco_results'
+    'RefineInferencer', 'Refined', 'dump_json_atomic', 'init_refiner',
+    'input_results', 'refine_samples', 'test_pipeline', 'to_coco_results'
 ]

@@ -7,7 +7,7 @@ import mmcv
 import numpy as np
 from mmcv.transforms import Compose
 
-from posefix_mm.datasets.coco_results import input_pose_sample
+from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
 from posefix_mm.visualization import side_by_side
 from .refine_results import init_refiner, refine_samples, test_pipeline
 
@@ -27,7 +27,9 @@ class RefineInferencer:
     Calling it on images yields, per image, a dict with ``predictions``
     (the refined poses, in ``MMPoseInferencer``'s structure: a list with
     one list of instance dicts ``keypoints``, ``keypoint_scores``, ``bbox``,
-    ``bbox_score``) and ``input_predictions`` (the 2D model's, the same
+    ``bbox_score``, and with a per-joint decision ``keypoint_refine_probs``:
+    the refiner's probability that each refined joint beats the 2D model's)
+    and ``input_predictions`` (the 2D model's, the same
     structure). Keypoint scores stay those of the 2D model.
 
     Fully offline: every config and weight is a local file, checked when the
@@ -45,6 +47,10 @@ class RefineInferencer:
         det_cat_ids (int | Sequence[int], optional): person category ids.
         device (str, optional): ``'cpu'``, ``'cuda'``, ... (MMPose's default).
         flip (bool): PoseFix flip test. Default True.
+        absent_score_thr (float, optional): joints the 2D model scores at or
+            below this are absent: PoseFix estimates them from the image
+            (see :func:`~posefix_mm.datasets.coco_results.present_joints`).
+            Default None: only joints at (0, 0).
     """
 
     def __init__(self,
@@ -56,7 +62,8 @@ class RefineInferencer:
                  det_weights: Optional[str] = None,
                  det_cat_ids: Optional[Union[int, Sequence[int]]] = None,
                  device: Optional[str] = None,
-                 flip: bool = True):
+                 flip: bool = True,
+                 absent_score_thr: Optional[float] = None):
         from mmpose.apis import MMPoseInferencer
         if refiner is None:
             raise ValueError('refiner: a local PoseFix config is required')
@@ -83,23 +90,31 @@ class RefineInferencer:
                                     device or 'cpu', flip)
         self.pipeline = Compose(test_pipeline(self.refiner.cfg))
         self.meta = self.refiner.dataset_meta
+        self.absent_score_thr = absent_score_thr
 
     def _samples(self, img: np.ndarray, instances: list) -> list:
         """PoseFix inputs of one image's 2D poses (as PoseFixResultsDataset
-        makes them from a results file)."""
-        return [
-            input_pose_sample(
-                np.asarray(inst['keypoints'])[:, :2],
-                inst['keypoint_scores'],
-                inst.get('bbox_score', 1.),
-                id=i,
-                img_id=0,
-                img=img,
-                img_path=None,
-                flip_indices=self.meta['flip_indices'],
-                sigmas=self.meta['sigmas'])
-            for i, inst in enumerate(instances)
-        ]
+        makes them from a results file, the box from the keypoints); an
+        instance without a present joint is left out (kept unrefined)."""
+        samples = []
+        for i, inst in enumerate(instances):
+            try:
+                samples.append(
+                    input_pose_sample(
+                        np.asarray(inst['keypoints'])[:, :2],
+                        inst['keypoint_scores'],
+                        inst.get('bbox_score', 1.),
+                        box_source='keypoints',
+                        absent_score_thr=self.absent_score_thr,
+                        id=i,
+                        img_id=0,
+                        img=img,
+                        img_path=None,
+                        flip_indices=self.meta['flip_indices'],
+                        sigmas=self.meta['sigmas']))
+            except UnusableEntry:
+                continue
+        return samples
 
     def __call__(self,
                  inputs,
@@ -125,14 +140,27 @@ class RefineInferencer:
             if skipped:
                 raise RuntimeError(f'could not refine image {index}: '
                                    f'{dict(skipped)}')
-            refined = []
-            for (info, kpts, _), inst in zip(
-                    sorted(outputs, key=lambda o: o[0]['id']), base):
-                refined.append(dict(inst, keypoints=kpts.tolist()))
+            by_id = {o.info['id']: o for o in outputs}
+            refined = [
+                self._refined_instance(inst, by_id.get(i))
+                for i, inst in enumerate(base)
+            ]
             if vis_out_dir:
                 self._write_picture(vis_out_dir, item, index, img, base,
                                     refined)
             yield dict(predictions=[refined], input_predictions=[base])
+
+    @staticmethod
+    def _refined_instance(inst: dict, output) -> dict:
+        """The 2D model's instance with the refined keypoints and, with a
+        per-joint decision, ``keypoint_refine_probs``; unchanged when it
+        could not be refined."""
+        if output is None:
+            return dict(inst)
+        refined = dict(inst, keypoints=output.keypoints.tolist())
+        if output.refine_probs is not None:
+            refined['keypoint_refine_probs'] = output.refine_probs.tolist()
+        return refined
 
     def _write_picture(self, vis_out_dir, item, index, img, base, refined):
         os.makedirs(vis_out_dir, exist_ok=True)

@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import tempfile
 from collections import Counter
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -16,6 +16,16 @@ from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
 
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
+
+
+class Refined(NamedTuple):
+    """One refined pose: its sample, keypoints (K, 2) in image coordinates,
+    the refiner's heatmap peaks (K, ), and, with a per-joint decision, the
+    probability that each refined joint beats its input joint (K, )."""
+    info: dict
+    keypoints: np.ndarray
+    peaks: np.ndarray
+    refine_probs: Optional[np.ndarray] = None
 
 
 def init_refiner(config, checkpoint: Optional[str], device: str = 'cpu',
@@ -75,8 +85,8 @@ def refine_samples(model,
     any other error is raised.
 
     Returns:
-        tuple: ``(outputs, skipped)``; outputs are ``(info, keypoints (K, 2)
-        image coordinates, heatmap scores (K, ))``, skipped a Counter.
+        tuple: ``(outputs, skipped)``; outputs are :class:`Refined`,
+        skipped a Counter.
     """
     outputs, skipped = [], Counter()
     batch = []
@@ -87,8 +97,12 @@ def refine_samples(model,
         with torch.no_grad():
             preds = model.predict(data['inputs'], data['data_samples'])
         for (info, _), pred in zip(batch, preds):
-            outputs.append((info, pred.pred_instances.keypoints[0],
-                            pred.pred_instances.keypoint_scores[0]))
+            instances = pred.pred_instances
+            probs = instances.get('keypoint_refine_probs')
+            outputs.append(
+                Refined(info, instances.keypoints[0],
+                        instances.keypoint_scores[0],
+                        None if probs is None else probs[0]))
         batch.clear()
 
     for info in tqdm(samples, total=total, desc='refining', unit='pose',
@@ -106,46 +120,57 @@ def refine_samples(model,
 
 
 def _coco_entry(info: dict, kpts: np.ndarray, scores,
-                score_factor: float = 1.0) -> dict:
+                score_factor: float = 1.0, refine_probs=None) -> dict:
     flat = np.concatenate([kpts, np.asarray(scores)[:, None]], 1)
-    return dict(
+    entry = dict(
         image_id=int(info['img_id']),
         category_id=int(info['category_id']),
         keypoints=[float(v) for v in flat.ravel()],
         score=float(info['bbox_score'][0]) * score_factor)
+    if refine_probs is not None:
+        entry['refine_probs'] = [round(float(p), 4) for p in refine_probs]
+    return entry
 
 
-def to_coco_results(outputs: List[tuple],
+def to_coco_results(outputs: List[Refined],
                     keypoint_score: str = 'input',
                     instance_score: str = 'input') -> List[dict]:
     """Refined COCO results, one per output, in input order.
 
     Keypoint scores: ``'input'`` keeps each input joint's score (so scoring
-    downstream is unchanged), ``'heatmap'`` gives the refiner's softmax
-    peak. Instance score: ``'input'`` keeps the input's (as the official
+    downstream is unchanged) and gives an absent input joint, which only
+    the refiner placed, the refiner's softmax peak; ``'heatmap'`` gives the
+    refiner's peak to every joint. Instance score: ``'input'`` keeps the input's (as the official
     code), ``'heatmap'`` multiplies it by the mean softmax peak of the
     refined joints (the refiner's confidence re-ranks the instances).
+    With a per-joint decision, each entry also carries ``refine_probs``
+    (K values): the refiner's probability that its joint beats the input
+    joint, which points at the input's likely errors without ground truth
+    (COCO evaluation ignores the field).
     """
     for name, value in (('keypoint_score', keypoint_score),
                         ('instance_score', instance_score)):
         if value not in KEYPOINT_SCORE_MODES:
             raise ValueError(f'{name} must be one of '
                              f'{KEYPOINT_SCORE_MODES}, got {value!r}')
-    return [
-        _coco_entry(
-            info, kpts, info['input_keypoint_scores']
-            if keypoint_score == 'input' else heat,
-            1.0 if instance_score == 'input' else float(np.mean(heat)))
-        for info, kpts, heat in sorted(outputs, key=lambda o: o[0]['id'])
-    ]
+    results = []
+    for info, kpts, heat, probs in sorted(outputs,
+                                          key=lambda o: o.info['id']):
+        scores = heat
+        if keypoint_score == 'input':
+            present = info['input_keypoints_visible'][0] > 0
+            scores = np.where(present, info['input_keypoint_scores'], heat)
+        factor = 1.0 if instance_score == 'input' else float(np.mean(heat))
+        results.append(_coco_entry(info, kpts, scores, factor, probs))
+    return results
 
 
-def input_results(outputs: List[tuple]) -> List[dict]:
+def input_results(outputs: List[Refined]) -> List[dict]:
     """The input entries of the refined samples, for a fair comparison."""
     return [
-        _coco_entry(info, info['input_keypoints'][0],
-                    info['input_keypoint_scores'])
-        for info, _, _ in sorted(outputs, key=lambda o: o[0]['id'])
+        _coco_entry(o.info, o.info['input_keypoints'][0],
+                    o.info['input_keypoint_scores'])
+        for o in sorted(outputs, key=lambda o: o.info['id'])
     ]
 
 

@@ -1,7 +1,7 @@
 """Read and check COCO keypoint results files (any method's output)."""
 import json
 import math
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -40,6 +40,14 @@ def _check_entry(i: int, entry, num_keypoints: int) -> None:
         if not math.isfinite(v):
             raise ResultsFormatError(
                 f'entry {i}: field "keypoints"[{j}] is not finite: {v}')
+    if 'bbox' in entry:
+        bbox = entry['bbox']
+        if not isinstance(bbox, list) or len(bbox) != 4 or any(
+                isinstance(v, bool) or not isinstance(v, (int, float))
+                for v in bbox):
+            raise ResultsFormatError(
+                f'entry {i}: field "bbox" must be a list of 4 numbers '
+                f'[x, y, w, h], got {bbox!r}')
     if not math.isfinite(entry['score']):
         raise ResultsFormatError(
             f'entry {i}: field "score" is not finite: {entry["score"]}')
@@ -50,7 +58,10 @@ def load_coco_results(path: str, num_keypoints: int = 17) -> List[dict]:
 
     Each entry needs ``image_id`` (int), ``category_id`` (int),
     ``keypoints`` (3K finite numbers: x, y, score) and ``score`` (finite
-    number). Other fields are kept.
+    number); ``bbox``, when there, is a list of 4 numbers ``[x, y, w, h]``
+    (one that is not finite or has no area is not a format error but an
+    entry that cannot be refined, see :func:`input_box`). Other fields are
+    kept.
 
     Raises:
         ResultsFormatError: not JSON, not a non-empty list, or an entry
@@ -76,57 +87,147 @@ def load_coco_results(path: str, num_keypoints: int = 17) -> List[dict]:
     return results
 
 
+BOX_SOURCES = ('auto', 'keypoints', 'bbox', 'union')
+
+
+class UnusableEntry(ValueError):
+    """An input pose that cannot be refined (no box can be made for it); the
+    message is the reason, counted as a skip by the callers."""
+
+
+def present_joints(keypoints: np.ndarray,
+                   scores: Optional[np.ndarray] = None,
+                   absent_score_thr: Optional[float] = None) -> np.ndarray:
+    """Which input joints are given: the one rule for every refinement path.
+
+    A joint is *absent* when it is at (0, 0) exactly (how many estimators
+    write a joint they did not find), or, with ``absent_score_thr``, when
+    its score is at or below that threshold. Absent joints take no part in
+    the box, get an empty input heatmap channel, and are estimated by the
+    refiner from the image alone.
+
+    Args:
+        keypoints (np.ndarray): (K, 2).
+        scores (np.ndarray, optional): (K, ) joint scores.
+        absent_score_thr (float, optional): default None: only exact zeros
+            count as absent.
+
+    Returns:
+        np.ndarray: (K, ) bool.
+    """
+    present = ~(np.asarray(keypoints) == 0).all(-1)
+    if absent_score_thr is not None and scores is not None:
+        present &= np.asarray(scores) > absent_score_thr
+    return present
+
+
 def keypoint_box(keypoints: np.ndarray,
                  present: np.ndarray,
                  extend: float = 1.2,
                  min_size: float = 20.) -> np.ndarray:
-    """The official PoseFix test box: the extent of the input keypoints,
-    scaled by ``extend`` about its centre, each side at least ``min_size``.
+    """The official PoseFix test box: the extent of the present input
+    keypoints, scaled by ``extend`` about its centre, each side at least
+    ``min_size``.
 
     Args:
         keypoints (np.ndarray): (K, 2).
-        present (np.ndarray): (K, ) bool, joints that count.
+        present (np.ndarray): (K, ) bool, joints that count (at least one).
 
     Returns:
         np.ndarray: (4, ) xyxy.
     """
-    pts = keypoints[present] if present.any() else keypoints
+    if not present.any():
+        raise UnusableEntry('no present joint to make a box from')
+    pts = keypoints[present]
     lo, hi = pts.min(0), pts.max(0)
     center = (lo + hi) / 2
     size = np.maximum((hi - lo) * extend, min_size)
     return np.concatenate([center - size / 2, center + size / 2])
 
 
+def input_box(keypoints: np.ndarray,
+              present: np.ndarray,
+              bbox: Optional[Sequence[float]] = None,
+              box_source: str = 'auto',
+              extend: float = 1.2,
+              min_size: float = 20.) -> np.ndarray:
+    """The box a pose is refined in (before the usual 1.25 padding).
+
+    Args:
+        keypoints (np.ndarray): (K, 2).
+        present (np.ndarray): (K, ) bool, see :func:`present_joints`.
+        bbox (Sequence[float], optional): a given box, ``[x, y, w, h]`` as
+            COCO results write it.
+        box_source (str): ``'auto'`` (the given box when there is one, else
+            the keypoints), ``'keypoints'`` (:func:`keypoint_box`, the
+            official code), ``'bbox'`` (the given box; none is an unusable
+            entry) or ``'union'`` (both, where there is a given box).
+
+    Returns:
+        np.ndarray: (4, ) xyxy.
+
+    Raises:
+        UnusableEntry: a given box that is not finite or has no area, no
+            given box with ``'bbox'``, or no present joint where the box
+            comes from the keypoints.
+    """
+    if box_source not in BOX_SOURCES:
+        raise ValueError(
+            f'box_source must be one of {BOX_SOURCES}, got {box_source!r}')
+    given = None
+    if bbox is not None and box_source != 'keypoints':
+        x, y, w, h = np.asarray(bbox, np.float64)
+        if not np.isfinite([x, y, w, h]).all() or w <= 0 or h <= 0:
+            raise UnusableEntry('bbox not finite or without area')
+        given = np.array([x, y, x + w, y + h])
+    if box_source == 'bbox' and given is None:
+        raise UnusableEntry('no bbox (--box-source bbox)')
+    if given is not None and box_source in ('auto', 'bbox'):
+        return given
+    box = keypoint_box(keypoints, present, extend, min_size)
+    if given is None:
+        return box
+    return np.concatenate([np.minimum(box[:2], given[:2]),
+                           np.maximum(box[2:], given[2:])])
+
+
 def input_pose_sample(keypoints: np.ndarray,
                       scores: Optional[np.ndarray] = None,
                       score: float = 1.0,
-                      present: Optional[np.ndarray] = None,
+                      bbox: Optional[Sequence[float]] = None,
+                      box_source: str = 'auto',
+                      absent_score_thr: Optional[float] = None,
                       box_extend: float = 1.2,
                       min_box_size: float = 20.,
                       **fields) -> dict:
     """A PoseFix test sample from an input pose, as the official code makes
-    one from a results entry: box from the keypoints (:func:`keypoint_box`),
-    every present joint rendered, no ground truth.
+    one from a results entry, with absent joints left out
+    (:func:`present_joints`) and the box of :func:`input_box`; no ground
+    truth.
 
     Args:
         keypoints (np.ndarray): (K, 2) image coordinates.
         scores (np.ndarray, optional): (K, ) joint scores (kept for the
             output). Default ones.
         score (float): the instance score.
-        present (np.ndarray, optional): (K, ) bool, joints to render and to
-            build the box from. Default all.
+        bbox (Sequence[float], optional): a given ``[x, y, w, h]`` box.
+        box_source (str): see :func:`input_box`.
+        absent_score_thr (float, optional): see :func:`present_joints`.
         **fields: ``id``, ``img_id``, ``img_path`` / ``img``, metainfo...
 
     Returns:
         dict: the data info PoseFix's test pipeline takes.
+
+    Raises:
+        UnusableEntry: no box can be made (see :func:`input_box`).
     """
     keypoints = np.asarray(keypoints, np.float32)
     num_kpt = len(keypoints)
-    if present is None:
-        present = np.ones(num_kpt, bool)
     if scores is None:
         scores = np.ones(num_kpt, np.float32)
-    box = keypoint_box(keypoints, present, box_extend, min_box_size)
+    present = present_joints(keypoints, scores, absent_score_thr)
+    box = input_box(keypoints, present, bbox, box_source, box_extend,
+                    min_box_size)
     return dict(
         category_id=1,
         bbox=box[None].astype(np.float32),

@@ -6,8 +6,9 @@ from typing import Optional
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
-from .coco_results import (PERSON_CATEGORY, input_pose_sample,
-                           load_coco_results, split_keypoints)
+from .coco_results import (PERSON_CATEGORY, UnusableEntry,
+                           input_pose_sample, load_coco_results,
+                           split_keypoints)
 
 
 @DATASETS.register_module()
@@ -16,17 +17,22 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
 
     Reads a COCO keypoint results list (``image_id``, ``category_id``,
     ``keypoints`` [3K], ``score``), checked entry by entry before any work
-    (:func:`load_coco_results`). As in the official code, no box is needed:
-    each sample's box is the extent of its input keypoints x1.2 (each side
-    at least 20 px); ``GetBBoxCenterScale`` then pads it by 1.25 and
-    ``TopdownAffine`` fixes its aspect ratio. Every input keypoint is
-    rendered whatever its score, except a joint reported at (0, 0) with
-    score 0, the usual mark of "no prediction", which is left out.
+    (:func:`load_coco_results`). No box is needed: by default
+    (``box_source='auto'``) an entry's ``bbox`` ([x, y, w, h]) is used when
+    it has one, else, as in the official code, the extent of its present
+    input keypoints x1.2 (each side at least 20 px); ``GetBBoxCenterScale``
+    then pads it by 1.25 and ``TopdownAffine`` fixes its aspect ratio (see
+    :func:`~.coco_results.input_box`). Every input keypoint is rendered
+    whatever its score, except *absent* joints: at (0, 0) exactly, or with
+    ``absent_score_thr``, scored at or below it
+    (:func:`~.coco_results.present_joints`); those get an empty input map
+    and the refiner estimates them from the image.
 
     Kept: person entries (``category_id`` 1) with ``score`` > 0 whose image
-    exists (and, with ``ann_file``, whose ``image_id`` is annotated). The
-    others are counted in :attr:`skipped` (reason -> count) and listed in
-    :attr:`skipped_entries` ((entry index, reason)).
+    exists (and, with ``ann_file``, whose ``image_id`` is annotated) and for
+    which a box can be made. The others are counted in :attr:`skipped`
+    (reason -> count) and listed in :attr:`skipped_entries` ((entry index,
+    reason)).
 
     Each sample carries ``input_keypoints`` (1, K, 2) and
     ``input_keypoints_visible`` (1, K) in image coordinates, ``bbox``,
@@ -39,6 +45,10 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
             to skip unknown images; without it images are found by
             ``image_name.format(image_id)``.
         image_name (str): file name pattern of an image id. COCO's default.
+        box_source (str): ``'auto'``, ``'keypoints'``, ``'bbox'`` or
+            ``'union'``, see :func:`~.coco_results.input_box`.
+        absent_score_thr (float, optional): joints scored at or below it
+            are absent. Default None: only joints at (0, 0).
         box_extend (float): box = keypoint extent x this. 1.2.
         min_box_size (float): minimum box side in pixels. 20.
         **kwargs: ``data_prefix=dict(img=DIR)``, ``pipeline``, ... of
@@ -51,11 +61,15 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
                  input_file: str,
                  ann_file: str = '',
                  image_name: str = '{:012d}.jpg',
+                 box_source: str = 'auto',
+                 absent_score_thr: Optional[float] = None,
                  box_extend: float = 1.2,
                  min_box_size: float = 20.,
                  **kwargs):
         self.input_file = input_file
         self.image_name = image_name
+        self.box_source = box_source
+        self.absent_score_thr = absent_score_thr
         self.box_extend = box_extend
         self.min_box_size = min_box_size
         self.skipped = Counter()
@@ -95,7 +109,10 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
             if not osp.isfile(img_path):
                 self._skip(i, 'image file missing')
                 continue
-            data_list.append(self._data_info(i, entry, img_path))
+            try:
+                data_list.append(self._data_info(i, entry, img_path))
+            except UnusableEntry as e:
+                self._skip(i, str(e))
         return data_list
 
     def _data_info(self, index, entry, img_path) -> dict:
@@ -104,7 +121,9 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
             kpts,
             scores,
             entry['score'],
-            present=~((kpts == 0).all(1) & (scores == 0)),
+            bbox=entry.get('bbox'),
+            box_source=self.box_source,
+            absent_score_thr=self.absent_score_thr,
             box_extend=self.box_extend,
             min_box_size=self.min_box_size,
             id=index,

@@ -5,6 +5,7 @@ import os.path as osp
 import runpy
 import sys
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -180,3 +181,76 @@ def test_heatmap_scores_option(checkpoint, coco_mini, predictions, tmp_path):
         assert peaks != pytest.approx(src['keypoints'][2::3])
         assert dst['score'] == pytest.approx(src['score'] * sum(peaks) / 17,
                                              rel=1e-5)
+
+
+DEMO_CONFIG = osp.join(REPO_ROOT, 'configs',
+                       'posefix_r18_coco-mini-lspet-128x96.py')
+
+
+@pytest.fixture(scope='module')
+def prior_checkpoint(tmp_path_factory):
+    """The demo model (input prior, per-joint decision) untrained: its head
+    returns the input pose where there is one, so only absent joints move."""
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
+    model.init_weights()
+    path = str(tmp_path_factory.mktemp('ckpt') / 'prior.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+def test_damaged_file_refined_not_below_its_input(prior_checkpoint,
+                                                  coco_mini, predictions,
+                                                  tmp_path):
+    """A third of BlazePose's joints set to (0, 0, 0), as estimators write a
+    missed joint: they must neither pull the crops to the image corner nor
+    stay at (0, 0); the refined file must not score below its input."""
+    rng = np.random.default_rng(0)
+    damaged = []
+    for entry in predictions:
+        kpts = np.asarray(entry['keypoints'], np.float64).reshape(-1, 3)
+        kpts[rng.choice(17, 17 // 3, replace=False)] = 0
+        damaged.append(dict(entry, keypoints=kpts.ravel().tolist()))
+    out = tmp_path / 'refined.json'
+    table = run_refine([
+        DEMO_CONFIG, prior_checkpoint, '--input',
+        write(tmp_path, damaged), '--img-dir',
+        osp.join(coco_mini, 'val2017'), '--out', out, '--ann',
+        osp.join(coco_mini, 'annotations/person_keypoints_val2017.json')
+    ])
+    assert table['input']['AP'] < 0.2  # the damage shows
+    assert table['refined']['AP'] >= table['input']['AP']
+    for src, dst in zip(damaged, json.loads(out.read_text())):
+        src_k = np.asarray(src['keypoints']).reshape(-1, 3)
+        dst_k = np.asarray(dst['keypoints']).reshape(-1, 3)
+        absent = (src_k[:, :2] == 0).all(1)
+        assert (dst_k[absent, :2] != 0).all(1).all()  # placed by the refiner
+        assert (dst_k[absent, 2] > 0).all()  # scored by its confidence
+        # the per-joint decision's probabilities ride along, 1 where absent
+        probs = np.asarray(dst['refine_probs'])
+        assert probs.shape == (17, ) and ((probs >= 0) & (probs <= 1)).all()
+        np.testing.assert_array_equal(probs[absent], 1)
+
+
+def test_given_boxes_are_used_and_bad_ones_skipped(checkpoint, coco_mini,
+                                                   predictions, tmp_path,
+                                                   capsys):
+    entries = [dict(p) for p in predictions[:4]]
+    entries[1]['bbox'] = [10.0, 20.0, 0.0, 50.0]  # no area
+    entries[2]['bbox'] = [10.0, 20.0, float('nan'), 50.0]
+    entries[3]['bbox'] = [1.0, 2.0, 3.0]  # malformed: refused before work
+    out = tmp_path / 'refined.json'
+    with pytest.raises(SystemExit, match='entry 3: field "bbox"'):
+        run_refine(
+            common(checkpoint, coco_mini, write(tmp_path, entries), out))
+    assert not out.exists()
+    entries[3]['bbox'] = [100.0, 50.0, 80.0, 200.0]
+    run_refine(
+        common(checkpoint, coco_mini, write(tmp_path, entries), out))
+    assert len(json.loads(out.read_text())) == 2
+    assert '2 x bbox not finite or without area' in capsys.readouterr().out
+    out.unlink()
+    run_refine(
+        common(checkpoint, coco_mini, write(tmp_path, entries), out) +
+        ['--box-source', 'keypoints'])
+    assert len(json.loads(out.read_text())) == 4  # the boxes are ignored

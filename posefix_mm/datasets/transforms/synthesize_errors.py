@@ -206,6 +206,15 @@ class SynthesizePoseErrors(BaseTransform):
     ``PoseFixCocoDataset(predictions_file=...)``) where present, else a box
     point; ``'omit'`` marks them invisible in the input.
 
+    Absent joints (``absent_rate``): many estimators write a joint they did
+    not find as (0, 0), which refinement treats as absent (an empty input
+    channel; see :func:`~posefix_mm.datasets.coco_results.present_joints`).
+    So that the refiner learns to estimate such joints from the image, each
+    sample draws a rate uniformly in [0, ``absent_rate``] and marks each
+    joint absent with that rate: ``input_keypoints_visible`` 0 and the input
+    point at (0, 0), as in a results file. Its ground truth still
+    supervises it.
+
     Required Keys:
 
         - keypoints (np.ndarray): (1, K, 2)
@@ -223,7 +232,8 @@ class SynthesizePoseErrors(BaseTransform):
     Added Keys:
 
         - input_keypoints (np.ndarray): (1, K, 2) float32
-        - input_keypoints_visible (np.ndarray): (1, K) float32
+        - input_keypoints_visible (np.ndarray): (1, K) float32, 0 where
+          the joint is absent (or omitted)
         - synth_error_types (np.ndarray): (1, K) int64: 0 good, 1 jitter,
           2 inversion, 3 swap, 4 miss, -1 no ground truth
 
@@ -238,6 +248,8 @@ class SynthesizePoseErrors(BaseTransform):
         miss_own_weight (float): weight of the own joint among the anchors
             of a miss (the others weigh 1). Default 4.
         unlabeled (str): ``'box'``, ``'prediction'`` or ``'omit'``.
+        absent_rate (float): the largest share of absent joints a sample
+            can draw, in [0, 1]. Default 0 (the paper: every joint given).
         seed (int, optional): make every instance's input pose a fixed
             function of (seed, annotation ``id``), whatever the order,
             workers or global seed (for evaluation on synthetic inputs).
@@ -250,6 +262,7 @@ class SynthesizePoseErrors(BaseTransform):
                  num_candidates: int = 16,
                  miss_own_weight: float = 4.0,
                  unlabeled: str = 'box',
+                 absent_rate: float = 0.0,
                  seed: Optional[int] = None):
         super().__init__()
         if error_tables is not None:
@@ -266,11 +279,15 @@ class SynthesizePoseErrors(BaseTransform):
         if unlabeled not in UNLABELED_POLICIES:
             raise ValueError(f'unlabeled must be one of {UNLABELED_POLICIES}'
                              f', got {unlabeled!r}')
+        if not 0 <= absent_rate <= 1:
+            raise ValueError(
+                f'absent_rate must be in [0, 1], got {absent_rate}')
         self.error_tables = error_tables
         self.overlap_iou_thr = overlap_iou_thr
         self.num_candidates = num_candidates
         self.miss_own_weight = miss_own_weight
         self.unlabeled = unlabeled
+        self.absent_rate = absent_rate
         self.seed = seed
         self._tables_cache = {}
         self._probs_cache = {}
@@ -323,7 +340,9 @@ class SynthesizePoseErrors(BaseTransform):
             radius=rng.rand(*shape),
             anchor=rng.rand(num_kpt, self.num_candidates),
             type=rng.rand(num_kpt),
-            box_point=rng.rand(num_kpt, 2))
+            box_point=rng.rand(num_kpt, 2),
+            absent_rate=rng.rand(),
+            absent=rng.rand(num_kpt))
 
     def _overlapping(self, results: dict):
         others = results['other_keypoints'].reshape(-1, *results[
@@ -387,14 +406,18 @@ class SynthesizePoseErrors(BaseTransform):
             retry = failed[types[failed] >= 0]
             cand, ok = sample_points(types[retry], anchors[retry],
                                      valid[retry], radii[retry],
-                                     {k: v[retry]
-                                      for k, v in rand.items()},
+                                     {k: rand[k][retry]
+                                      for k in ('angle', 'radius',
+                                                'anchor')},
                                      self.miss_own_weight)
             points[retry] = cand[np.arange(len(retry)), ok.argmax(1)]
             failed = retry[~ok.any(1)]
 
         input_kpts, input_visible = self._fill_unlabeled(
             results, points, types >= 0, rand['box_point'])
+        absent = rand['absent'] < rand['absent_rate'] * self.absent_rate
+        input_kpts[absent] = 0
+        input_visible[absent] = 0
         results['input_keypoints'] = input_kpts[None].astype(np.float32)
         results['input_keypoints_visible'] = input_visible[None].astype(
             np.float32)
@@ -404,7 +427,7 @@ class SynthesizePoseErrors(BaseTransform):
     def _fill_unlabeled(self, results, points, has_point, box_u):
         """Input points of joints that got no synthesized point."""
         if self.unlabeled == 'omit':
-            return points, has_point.astype(float)
+            return points.copy(), has_point.astype(float)
         x1, y1, x2, y2 = results['bbox'][0]
         fill = np.array([x1, y1]) + box_u * np.array([x2 - x1, y2 - y1])
         if self.unlabeled == 'prediction' and 'pred_keypoints' in results:
@@ -420,4 +443,5 @@ class SynthesizePoseErrors(BaseTransform):
                 f'overlap_iou_thr={self.overlap_iou_thr}, '
                 f'num_candidates={self.num_candidates}, '
                 f'miss_own_weight={self.miss_own_weight}, '
-                f'unlabeled={self.unlabeled!r}, seed={self.seed})')
+                f'unlabeled={self.unlabeled!r}, '
+                f'absent_rate={self.absent_rate}, seed={self.seed})')

@@ -1,3 +1,4 @@
+from .joint_decision import JointDecision
 from .posefix_head import PoseFixHead
 
-__all__ = ['PoseFixHead']
+__all__ = ['JointDecision', 'PoseFixHead']

@@ -11,6 +11,7 @@ from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
 from ..utils import soft_argmax, unflip_coordinates
+from .joint_decision import crop_person_area
 
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
 
@@ -45,6 +46,15 @@ class PoseFixHead(BaseHead):
     score is the input instance score; ``'heatmap'`` gives the peak of each
     softmax heatmap (always in ``keypoint_peaks``).
 
+    Per-joint decision (optional, ``decision``, a :class:`JointDecision`):
+    predicts for each joint the probability that the refined joint is
+    nearer the ground truth than the input joint, trained with the rest of
+    the model on the synthesized inputs (labels are free there). When
+    decoding, a joint whose probability is below ``test_cfg['decision_thr']``
+    (default 0.5; None: always refined) keeps its input point; the
+    probabilities come out as ``keypoint_refine_probs`` (1 for absent input
+    joints, which only the refiner can place).
+
     Args:
         in_channels (int): channels of the last backbone stage.
         out_channels (int): K.
@@ -55,6 +65,8 @@ class PoseFixHead(BaseHead):
         input_prior_beta (float, optional): weight of the input prior.
         loss_heatmap (dict): L_H config.
         loss_coord (dict): L_C config.
+        decision (dict, optional): a :class:`JointDecision` config;
+            ``in_channels`` and ``num_keypoints`` are filled in.
         decoder (dict): the codec (``PoseFixLabel``).
     """
 
@@ -68,6 +80,7 @@ class PoseFixHead(BaseHead):
                  loss_heatmap: dict = dict(type='SoftmaxHeatmapCELoss'),
                  loss_coord: dict = dict(
                      type='L1Loss', use_target_weight=True),
+                 decision: Optional[dict] = None,
                  decoder: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
@@ -90,6 +103,10 @@ class PoseFixHead(BaseHead):
         self.loss_heatmap = MODELS.build(loss_heatmap)
         self.loss_coord = MODELS.build(loss_coord)
         self.decoder = KEYPOINT_CODECS.build(decoder) if decoder else None
+        self.decision = None if decision is None else MODELS.build(
+            dict(
+                dict(in_channels=deconv_channels, num_keypoints=out_channels),
+                **decision))
 
     @property
     def uses_input_prior(self) -> bool:
@@ -115,6 +132,10 @@ class PoseFixHead(BaseHead):
             prior (Tensor, optional): (B, K, H, W) input pose at output
                 resolution, required with ``input_prior_beta``.
         """
+        return self._logits(feats, prior)[0]
+
+    def _logits(self, feats: Tuple[Tensor], prior: Optional[Tensor]):
+        """Heatmap logits and the features they come from (B, C, H, W)."""
         x = feats[-1]
         for i, deconv in enumerate(self.deconvs):
             x = deconv(x)
@@ -127,15 +148,47 @@ class PoseFixHead(BaseHead):
                                  'the input pose maps (prior)')
             logits = logits + self.input_prior_beta * torch.log(
                 prior + self.prior_eps)
-        return logits
+        return logits, x
+
+    def _outputs(self, feats, prior, input_pose, sigmas) -> tuple:
+        """Logits and probabilities (B, K, H, W), coordinates (B, K, 2),
+        and the decision logits (B, K) when there is a decision."""
+        logits, x = self._logits(feats, prior)
+        coords, probs = soft_argmax(logits)
+        if self.decision is None:
+            return logits, probs, coords, None
+        if input_pose is None:
+            raise ValueError('PoseFixHead with a decision needs the input '
+                             'pose (input_pose)')
+        inputs = self._heatmap_units(input_pose[0])
+        return logits, probs, coords, self.decision(x, logits, coords,
+                                                    inputs, sigmas)
+
+    def _heatmap_units(self, keypoints: Tensor) -> Tensor:
+        return keypoints / keypoints.new_tensor(self.decoder.stride)
+
+    @staticmethod
+    def _sigmas(batch_data_samples: list, like: Tensor) -> Tensor:
+        meta = batch_data_samples[0].metainfo
+        if 'sigmas' not in meta:
+            raise KeyError('the per-joint decision needs the keypoint '
+                           'sigmas in the metainfo (PackPoseFixInputs '
+                           'packs them)')
+        return like.new_tensor(meta['sigmas'])
 
     def loss(self,
              feats: Tuple[Tensor],
              batch_data_samples: list,
              train_cfg: Optional[dict] = None,
-             prior: Optional[Tensor] = None) -> dict:
-        logits = self.forward(feats, prior)
-        coords, _ = soft_argmax(logits)
+             prior: Optional[Tensor] = None,
+             input_pose: Optional[Tuple[Tensor, Tensor]] = None) -> dict:
+        """L_H and L_C, and the decision loss when there is a decision
+        (which needs ``input_pose``: (B, K, 2) input-image coordinates and
+        (B, K) visibility)."""
+        sigmas = None if self.decision is None else self._sigmas(
+            batch_data_samples, feats[-1])
+        logits, _, coords, decision = self._outputs(feats, prior,
+                                                    input_pose, sigmas)
         target = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
         labels = torch.cat(
@@ -147,6 +200,11 @@ class PoseFixHead(BaseHead):
             loss_heatmap=self.loss_heatmap(logits, target, weights),
             loss_coord=self.loss_coord(coords, labels, weights))
         h, w = logits.shape[-2:]
+        if decision is not None:
+            losses['loss_decision'] = self.decision.loss(
+                decision, coords, self._heatmap_units(input_pose[0]),
+                input_pose[1], labels, weights, crop_person_area((w, h)),
+                sigmas)
         _, acc, _ = keypoint_pck_accuracy(
             pred=to_numpy(coords),
             gt=to_numpy(labels),
@@ -161,38 +219,72 @@ class PoseFixHead(BaseHead):
                 feats,
                 batch_data_samples: list,
                 test_cfg: Optional[dict] = None,
-                prior=None) -> List:
+                prior=None,
+                input_pose=None) -> List:
         """Keypoints in input-image coordinates (before the estimator maps
         them to the image).
 
-        With ``test_cfg['flip_test']``, ``feats`` and ``prior`` are pairs
-        (original, flipped input); the flipped prediction is mirrored back,
-        its mirror joints swapped, and averaged with the original.
+        With ``test_cfg['flip_test']``, ``feats``, ``prior`` and
+        ``input_pose`` are pairs (original, flipped input); the flipped
+        prediction is mirrored back, its mirror joints swapped, and averaged
+        with the original (coordinates, probabilities, decision logits).
+        With a decision, joints below ``test_cfg['decision_thr']`` keep
+        their input point.
         """
         test_cfg = test_cfg or {}
         mode = test_cfg.get('keypoint_score', 'input')
         if mode not in KEYPOINT_SCORE_MODES:
             raise ValueError(f'test_cfg.keypoint_score must be one of '
                              f'{KEYPOINT_SCORE_MODES}, got {mode!r}')
-        if test_cfg.get('flip_test', False):
-            coords, probs = soft_argmax(self.forward(feats[0], prior[0]))
-            coords_f, probs_f = soft_argmax(self.forward(feats[1], prior[1]))
+        flip = test_cfg.get('flip_test', False)
+        first = feats[0] if flip else feats
+        sigmas = None if self.decision is None else self._sigmas(
+            batch_data_samples, first[-1])
+        if flip:
+            _, probs, coords, decision = self._outputs(
+                feats[0], prior[0], input_pose[0], sigmas)
+            _, probs_f, coords_f, decision_f = self._outputs(
+                feats[1], prior[1], input_pose[1], sigmas)
             meta = batch_data_samples[0].metainfo
-            flip_indices = meta['flip_indices']
+            flip_indices = list(meta['flip_indices'])
             # the image flip x -> W_in - 1 - x, in heatmap units
-            stride = self.decoder.stride[0]
-            width = (meta['input_size'][0] - 1) / stride + 1
+            width = (meta['input_size'][0] - 1) / self.decoder.stride[0] + 1
             coords = (coords +
                       unflip_coordinates(coords_f, flip_indices, width)) / 2
-            probs = (probs + probs_f.flip(-1)[:, list(flip_indices)]) / 2
+            probs = (probs + probs_f.flip(-1)[:, flip_indices]) / 2
+            if decision is not None:
+                decision = (decision + decision_f[:, flip_indices]) / 2
+            input_pose = input_pose[0]
         else:
-            coords, probs = soft_argmax(self.forward(feats, prior))
+            _, probs, coords, decision = self._outputs(
+                feats, prior, input_pose, sigmas)
+        refine_probs = None
+        if decision is not None:
+            coords, refine_probs = self._decide(
+                coords, decision, input_pose, test_cfg.get('decision_thr',
+                                                           0.5))
         preds = self.decode(coords.unsqueeze(1))
         peaks = to_numpy(probs.flatten(2).max(-1).values)
-        for pred, peak in zip(preds, peaks):
+        for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
             if mode == 'heatmap':
                 pred.keypoint_scores = peak[None].copy()
+            if refine_probs is not None:
+                pred.keypoint_refine_probs = refine_probs[i][None]
         if test_cfg.get('output_heatmaps', False):
             return preds, [PixelData(heatmaps=p) for p in probs.detach()]
         return preds
+
+    def _decide(self, coords: Tensor, decision: Tensor, input_pose,
+                thr: Optional[float]):
+        """Keep the input point of joints whose refine probability is below
+        ``thr`` (None: none). Returns the coordinates (B, K, 2) and the
+        probabilities (B, K) as numpy, 1 for absent input joints."""
+        kpts, visible = input_pose
+        present = visible > 0
+        refine_probs = torch.where(present, decision.sigmoid(),
+                                   torch.ones_like(decision))
+        if thr is not None:
+            keep = (refine_probs < thr)[..., None]
+            coords = torch.where(keep, self._heatmap_units(kpts), coords)
+        return coords, to_numpy(refine_probs)

@@ -10,7 +10,7 @@ from mmengine.runner import load_checkpoint
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
 
-from posefix_mm.datasets.coco_results import input_pose_sample
+from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
 
 
 def _model_cfg(model: Union[str, dict]) -> Config:
@@ -55,6 +55,10 @@ class PoseRefiner(BaseModel):
         refiner_checkpoint (str, optional): its local checkpoint.
         refiner_test_cfg (dict, optional): merged into PoseFix's test_cfg.
         batch_size (int): PoseFix batch size.
+        absent_score_thr (float, optional): pose-model joints scored at or
+            below this are absent: PoseFix estimates them from the image
+            (see :func:`~posefix_mm.datasets.coco_results.present_joints`).
+            Default None: only joints at (0, 0).
     """
 
     def __init__(self,
@@ -64,6 +68,7 @@ class PoseRefiner(BaseModel):
                  refiner_checkpoint: Optional[str] = None,
                  refiner_test_cfg: Optional[dict] = None,
                  batch_size: int = 32,
+                 absent_score_thr: Optional[float] = None,
                  init_cfg: Optional[dict] = None):
         from posefix_mm.apis.refine_results import test_pipeline
         pose_cfg = _model_cfg(pose_model)
@@ -82,6 +87,7 @@ class PoseRefiner(BaseModel):
         # PoseFix's keypoint metainfo (flip pairs, sigmas), from its config
         self.refiner_meta = dataset_meta_from_config(refiner_cfg, 'train')
         self.batch_size = batch_size
+        self.absent_score_thr = absent_score_thr
 
     def init_weights(self):
         # both parts come with their checkpoints
@@ -105,26 +111,36 @@ class PoseRefiner(BaseModel):
         if skipped:
             raise RuntimeError(f'PoseRefiner could not read images: '
                                f'{dict(skipped)}')
-        for info, kpts, _ in outputs:
+        for output in outputs:
+            info = output.info
             pred = results[info['sample_index']].pred_instances
-            pred.keypoints[info['instance_index']] = kpts
+            pred.keypoints[info['instance_index']] = output.keypoints
         return results
 
     def _instances(self, index: int, sample) -> list:
-        """PoseFix inputs of one sample's predicted instances; the base
-        prediction is kept as ``input_keypoints``."""
+        """PoseFix inputs of one sample's predicted instances (box from the
+        keypoints); the base prediction is kept as ``input_keypoints``, and
+        an instance without a present joint stays unrefined."""
         pred = sample.pred_instances
         pred.input_keypoints = np.asarray(pred.keypoints, np.float32).copy()
+        scores = np.asarray(pred.keypoint_scores, np.float32)
         meta = self.refiner_meta
-        return [
-            input_pose_sample(
-                kpts,
-                id=i,
-                sample_index=index,
-                instance_index=i,
-                img_id=sample.metainfo.get('img_id', 0),
-                img_path=sample.metainfo['img_path'],
-                flip_indices=meta['flip_indices'],
-                sigmas=meta['sigmas'])
-            for i, kpts in enumerate(pred.input_keypoints)
-        ]
+        infos = []
+        for i, kpts in enumerate(pred.input_keypoints):
+            try:
+                infos.append(
+                    input_pose_sample(
+                        kpts,
+                        scores[i],
+                        box_source='keypoints',
+                        absent_score_thr=self.absent_score_thr,
+                        id=i,
+                        sample_index=index,
+                        instance_index=i,
+                        img_id=sample.metainfo.get('img_id', 0),
+                        img_path=sample.metainfo['img_path'],
+                        flip_indices=meta['flip_indices'],
+                        sigmas=meta['sigmas']))
+            except UnusableEntry:
+                continue
+        return infos

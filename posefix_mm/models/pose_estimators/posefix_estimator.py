@@ -188,33 +188,43 @@ class PoseFixEstimator(TopdownPoseEstimator):
             self.input_pose_sigma / float(stride[0]))
 
     def _features(self, inputs: Tensor, data_samples, flip: bool = False):
-        """Backbone features and the head's prior, from one read of the
+        """Backbone features, the head's prior and the input pose ((B, K, 2)
+        input-image coordinates, (B, K) visibility), from one read of the
         input pose; ``flip``: of the mirrored image and pose."""
         pose = self._input_pose(inputs, data_samples, flip)
         if flip:
             inputs = inputs.flip(-1)
-        return self._backbone_features(inputs, pose), self._prior(pose)
+        return self._backbone_features(inputs, pose), self._prior(pose), pose
 
     def _forward(self, inputs: Tensor, data_samples=None):
         if data_samples is None:
             return self.head.forward(self.extract_feat(inputs))
-        return self.head.forward(*self._features(inputs, data_samples))
+        return self.head.forward(*self._features(inputs, data_samples)[:2])
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        feats, prior = self._features(inputs, data_samples)
+        feats, prior, pose = self._features(inputs, data_samples)
         return self.head.loss(
-            feats, data_samples, train_cfg=self.train_cfg, prior=prior)
+            feats,
+            data_samples,
+            train_cfg=self.train_cfg,
+            prior=prior,
+            input_pose=pose)
 
     def predict(self, inputs: Tensor, data_samples):
         if self.test_cfg.get('flip_test', False):
-            feats, prior = zip(
-                self._features(inputs, data_samples),
-                self._features(inputs, data_samples, flip=True))
-            feats, prior = list(feats), list(prior)
+            feats, prior, pose = map(
+                list,
+                zip(
+                    self._features(inputs, data_samples),
+                    self._features(inputs, data_samples, flip=True)))
         else:
-            feats, prior = self._features(inputs, data_samples)
+            feats, prior, pose = self._features(inputs, data_samples)
         preds = self.head.predict(
-            feats, data_samples, test_cfg=self.test_cfg, prior=prior)
+            feats,
+            data_samples,
+            test_cfg=self.test_cfg,
+            prior=prior,
+            input_pose=pose)
         if isinstance(preds, tuple):
             preds, pred_fields = preds
         else:

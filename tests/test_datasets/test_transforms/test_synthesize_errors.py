@@ -252,6 +252,7 @@ def test_crowdpose_metainfo_derives_tables():
     (dict(overlap_iou_thr=1.5), 'overlap_iou_thr'),
     (dict(num_candidates=0), 'num_candidates'),
     (dict(unlabeled='guess'), 'unlabeled'),
+    (dict(absent_rate=1.5), 'absent_rate'),
     (dict(error_tables=dict(COCO_ERROR_TABLES, jitter=[[None, [0.1] * 16]])),
      'jitter'),
     (dict(error_tables=dict(COCO_ERROR_TABLES, miss=[[None, [0.9] * 17]])),
@@ -297,3 +298,37 @@ def test_seeded_transform_ignores_global_state(coco_mini_train):
     assert not np.array_equal(first,
                               other_seed(copy.deepcopy(info_a))[
                                   'input_keypoints'])
+
+
+def test_absent_joints_at_the_documented_rate(coco_mini_train):
+    """Each sample draws a rate r ~ U[0, absent_rate] and drops each joint
+    with probability r: the share of absent joints is absent_rate / 2, with
+    the standard error of a mean over samples of a per-sample share."""
+    rate, draws = 0.6, 6
+    transform = TRANSFORMS.build(
+        dict(type='SynthesizePoseErrors', absent_rate=rate))
+    np.random.seed(0)
+    shares = []
+    for _ in range(draws):
+        for i in range(len(coco_mini_train)):
+            info = coco_mini_train.get_data_info(i)
+            out = transform(info)
+            absent = out['input_keypoints_visible'][0] == 0
+            # an absent joint is written as estimators write it
+            np.testing.assert_array_equal(out['input_keypoints'][0, absent],
+                                          0)
+            # and keeps its ground truth and type: the loss still applies
+            assert (out['synth_error_types'][0, absent &
+                                             (info['keypoints_visible'][0] >
+                                              0)] >= 0).all()
+            shares.append(absent.mean())
+    shares = np.array(shares)
+    stderr = shares.std() / np.sqrt(len(shares))
+    assert abs(shares.mean() - rate / 2) < 4 * stderr
+
+
+def test_no_absent_joints_by_default(coco_mini_train):
+    transform = TRANSFORMS.build(dict(type='SynthesizePoseErrors'))
+    for i in range(len(coco_mini_train)):
+        out = transform(coco_mini_train.get_data_info(i))
+        assert (out['input_keypoints_visible'] == 1).all()

@@ -1,0 +1,163 @@
+"""The learned per-joint decision of PoseFix: keep the input joint or take
+the refined one."""
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+# the person box inside the crop: the crop is the box padded by 1.25
+_BOX_PADDING = 1.25
+
+
+def keypoint_similarity_t(sq_dist: Tensor, area: float,
+                          sigmas: Tensor) -> Tensor:
+    """COCO's KS, exp(-d^2 / (2 area (2 sigma)^2)), for (..., K) tensors."""
+    return torch.exp(-sq_dist / (2 * area * (2 * sigmas)**2))
+
+
+def crop_person_area(heatmap_size: Sequence[int]) -> float:
+    """The person box area in heatmap pixels: the crop over the padding."""
+    w, h = heatmap_size
+    return w * h / _BOX_PADDING**2
+
+
+def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
+                     area: float, sigmas: Tensor):
+    """Labels and weights of the decision: is the refined joint nearer the
+    ground truth than the input joint, and by how much keypoint similarity.
+
+    Args:
+        refined, inputs, gt (Tensor): (B, K, 2), one unit (heatmap pixels).
+        area (float): person area in those units.
+        sigmas (Tensor): (K, ).
+
+    Returns:
+        tuple: labels (B, K) 1 where KS(refined) > KS(input), and weights
+        (B, K) |KS(refined) - KS(input)|: the OKS a wrong decision costs.
+    """
+    ks_refined = keypoint_similarity_t(((refined - gt)**2).sum(-1), area,
+                                       sigmas)
+    ks_input = keypoint_similarity_t(((inputs - gt)**2).sum(-1), area, sigmas)
+    return (ks_refined > ks_input).float(), (ks_refined - ks_input).abs()
+
+
+def _sample(maps: Tensor, points: Tensor) -> Tensor:
+    """Bilinear samples of (B, C, H, W) maps at (B, K, 2) pixel positions
+    (clamped to the map): (B, K, C)."""
+    h, w = maps.shape[-2:]
+    scale = points.new_tensor([max(w - 1, 1), max(h - 1, 1)])
+    grid = (points / scale).clamp(0, 1) * 2 - 1
+    out = F.grid_sample(maps, grid[:, :, None], align_corners=True)
+    return out[..., 0].transpose(1, 2)
+
+
+@MODELS.register_module()
+class JointDecision(nn.Module):
+    """Predicts, per joint, the logit of "the refined joint is nearer the
+    ground truth than the input joint".
+
+    Cues, all taken from the refiner without changing it (inputs are
+    detached): the head's last features (reduced by a 1x1 convolution)
+    sampled at the input joint and at the refined joint; the refiner's
+    log-probability at each of the two points and its peak; the probability
+    mass within KS 0.5 of each point; and the move, -ln KS(refined, input).
+    A small MLP, shared by all joints, with a learned embedding per joint,
+    maps them to a logit.
+
+    Trained with a cost-weighted binary cross-entropy
+    (:func:`decision_targets`): each joint counts by the keypoint
+    similarity that the wrong choice would lose, so the decision learns
+    what matters to OKS; joints without ground truth or without an input
+    point take no part.
+
+    Args:
+        in_channels (int): channels of the head's last features.
+        num_keypoints (int): K.
+        feat_channels (int): channels kept of the features. 16.
+        hidden (int): MLP width. 64.
+        embed (int): per-joint embedding size. 8.
+        loss_weight (float): weight of the decision loss. 1.
+    """
+
+    num_cues = 6
+
+    def __init__(self,
+                 in_channels: int,
+                 num_keypoints: int,
+                 feat_channels: int = 16,
+                 hidden: int = 64,
+                 embed: int = 8,
+                 loss_weight: float = 1.0):
+        super().__init__()
+        self.reduce = nn.Conv2d(in_channels, feat_channels, 1)
+        self.joint_embed = nn.Embedding(num_keypoints, embed)
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * feat_channels + self.num_cues + embed, hidden),
+            nn.ReLU(inplace=True), nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True), nn.Linear(hidden, 1))
+        self.loss_weight = loss_weight
+
+    def forward(self, feats: Tensor, logits: Tensor, refined: Tensor,
+                inputs: Tensor, sigmas: Tensor) -> Tensor:
+        """Decision logits (B, K).
+
+        Args:
+            feats (Tensor): (B, C, H, W) the head's last features.
+            logits (Tensor): (B, K, H, W) heatmap logits.
+            refined (Tensor): (B, K, 2) soft-argmax, heatmap pixels.
+            inputs (Tensor): (B, K, 2) input joints, heatmap pixels.
+            sigmas (Tensor): (K, ) keypoint sigmas.
+        """
+        feats, logits, refined = (t.detach() for t in (feats, logits,
+                                                       refined))
+        b, k, h, w = logits.shape
+        log_probs = logits.flatten(2).log_softmax(-1).view(b, k, h, w)
+        area = crop_person_area((w, h))
+        # probability mass near each point, within KS 0.5
+        ys, xs = torch.meshgrid(
+            torch.arange(h, dtype=logits.dtype, device=logits.device),
+            torch.arange(w, dtype=logits.dtype, device=logits.device),
+            indexing='ij')
+        grid = torch.stack([xs, ys], -1).view(1, 1, h * w, 2)
+        probs = log_probs.flatten(2).exp()
+
+        def mass_near(points):
+            sq = ((grid - points[:, :, None])**2).sum(-1)
+            near = keypoint_similarity_t(sq, area, sigmas[:, None]) >= 0.5
+            return (probs * near).sum(-1)
+
+        def log_prob_at(points):
+            return _sample(log_probs.reshape(b * k, 1, h, w),
+                           points.reshape(b * k, 1, 2)).view(b, k)
+
+        move = ((refined - inputs)**2).sum(-1) / (2 * area *
+                                                 (2 * sigmas)**2)
+        cues = torch.stack([
+            log_prob_at(inputs),
+            log_prob_at(refined),
+            log_probs.flatten(2).max(-1).values,
+            mass_near(inputs),
+            mass_near(refined),
+            torch.log1p(move),
+        ], -1)
+        reduced = self.reduce(feats)
+        joint = self.joint_embed.weight[None].expand(b, -1, -1)
+        x = torch.cat(
+            [_sample(reduced, inputs),
+             _sample(reduced, refined), cues, joint], -1)
+        return self.mlp(x)[..., 0]
+
+    def loss(self, decision_logits: Tensor, refined: Tensor, inputs: Tensor,
+             input_visible: Tensor, gt: Tensor, gt_weights: Tensor,
+             area: float, sigmas: Tensor) -> Tensor:
+        """Cost-weighted BCE of the decision logits (B, K); see
+        :func:`decision_targets`. All coordinates in heatmap pixels."""
+        labels, cost = decision_targets(refined.detach(), inputs, gt, area,
+                                        sigmas)
+        cost = cost * gt_weights * (input_visible > 0)
+        bce = F.binary_cross_entropy_with_logits(
+            decision_logits, labels, reduction='none')
+        return (bce * cost).sum() / cost.sum().clamp(min=1e-6) * \
+            self.loss_weight
