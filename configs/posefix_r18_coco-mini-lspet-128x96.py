@@ -10,8 +10,8 @@
 # Used by `make demo`.
 _base_ = ['./_base_/default_runtime.py']
 
-# runtime: by iterations, ~11 minutes on the 2-core CPU (AMD EPYC, 1.9 s per
-# iteration of batch 32)
+# runtime: by iterations, ~11 minutes on the 2-core CPU (AMD EPYC, AVX2:
+# 1.9 s per iteration of batch 32)
 train_cfg = dict(by_epoch=False, max_iters=360, val_interval=360)
 randomness = dict(seed=0)
 
@@ -59,7 +59,7 @@ model = dict(
         loss_heatmap=dict(type='SoftmaxHeatmapCELoss'),
         loss_coord=dict(type='L1Loss', use_target_weight=True),
         decoder=codec),
-    test_cfg=dict(flip_test=True, keypoint_score='input', decision_thr=0.5))
+    test_cfg=dict(flip_test=True, keypoint_score='input', decision_thr=0.7))
 
 # base dataset settings
 dataset_type = 'PoseFixCocoDataset'

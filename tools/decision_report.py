@@ -10,14 +10,14 @@ input that the decision captures.
 Usage:
     python tools/decision_report.py CONFIG CHECKPOINT --ann GT.json
         --img-dir DIR (--input results.json | --synthetic good|default)
-        [--seed 0] [--absent-rate R] [--persons START:END]
+        [--seed 0] [--absent-rate R] [--images START:END]
         [--thresholds 0.3 0.5 0.7] [--out report.json] [--device cpu]
 
 ``--synthetic`` makes the inputs with ``SynthesizePoseErrors(seed=...)``:
 ``default`` with the official error tables, ``good`` with every joint a
 "good" one (a precise estimator: the case where refining can only lose).
-Settings are chosen this way on held-out *training* persons (e.g. the lspet
-persons the demo config leaves out: ``--persons 9000:10000``), never on the
+Settings are chosen this way on held-out *training* images (e.g. the lspet
+images the demo config leaves out: ``--images 9000:10000``), never on the
 evaluation split.
 """
 import argparse
@@ -56,7 +56,9 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--absent-rate', type=float, default=0.0)
     parser.add_argument(
-        '--persons', help='START:END, a slice of the annotated persons')
+        '--images',
+        help='START:END, a slice of the annotated images (in id order): '
+        'the test is their persons only')
     parser.add_argument(
         '--thresholds', type=float, nargs='+',
         default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
@@ -76,24 +78,28 @@ def good_only_tables() -> dict:
 
 
 def synthetic_results(ann: str, img_dir: str, kind: str, seed: int,
-                      absent_rate: float, persons=None) -> list:
-    """COCO results whose poses are synthesized from the ground truth; an
-    absent joint is written (0, 0, 0), as estimators do."""
+                      absent_rate: float, img_ids=None) -> list:
+    """COCO results whose poses are synthesized from the ground truth of
+    every person (of the images ``img_ids``, default all); an absent joint
+    is written (0, 0, 0), as estimators do."""
     dataset = DATASETS.build(
         dict(
             type='PoseFixCocoDataset',
             data_root='',
             ann_file=ann,
             data_prefix=dict(img=img_dir),
-            indices=persons,
             pipeline=[]))
     synth = SynthesizePoseErrors(
         error_tables=good_only_tables() if kind == 'good' else None,
         absent_rate=absent_rate,
         seed=seed)
+    wanted = None if img_ids is None else set(img_ids)
     results = []
     for i in range(len(dataset)):
-        info = synth(dataset.get_data_info(i))
+        info = dataset.get_data_info(i)
+        if wanted is not None and info['img_id'] not in wanted:
+            continue
+        info = synth(info)
         kpts = info['input_keypoints'][0]
         present = info['input_keypoints_visible'][0][:, None]
         flat = np.concatenate([kpts * present, present], 1)
@@ -150,14 +156,14 @@ def as_results(outputs, keypoints) -> list:
 def main(argv=None):
     args = parse_args(argv)
     init_default_scope('mmpose')
-    persons = None
-    if args.persons:
-        start, end = (int(v) for v in args.persons.split(':'))
-        persons = list(range(start, end))
+    img_ids = None
+    if args.images:
+        start, end = (int(v) for v in args.images.split(':'))
+        img_ids = sorted(COCO(args.ann).getImgIds())[start:end]
     input_file = args.input
     if args.synthetic:
         results = synthetic_results(args.ann, args.img_dir, args.synthetic,
-                                    args.seed, args.absent_rate, persons)
+                                    args.seed, args.absent_rate, img_ids)
         input_file = osp.join(tempfile.mkdtemp(), 'synthetic.json')
         dump_json_atomic(results, input_file)
     dataset = DATASETS.build(
@@ -184,9 +190,10 @@ def main(argv=None):
     inputs = as_results(outputs, [o.info['input_keypoints'][0]
                                   for o in outputs])
 
+
     def ap(keypoints):
         return coco_keypoint_eval(coco, as_results(outputs, keypoints),
-                                  sigmas)['AP']
+                                  sigmas, img_ids)['AP']
 
     report = dict(
         input=ap([o.info['input_keypoints'][0] for o in outputs]),

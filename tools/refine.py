@@ -11,8 +11,10 @@ Usage:
 The input file is checked before any work; malformed files are refused with
 the entry and field named, and nothing is written. Entries that cannot be
 refined (score <= 0, not a person, unknown image_id with --ann, missing or
-unreadable image, a bbox that is not finite or has no area, no box at all)
-are skipped and reported (--strict: an error instead). A joint at (0, 0)
+unreadable image, a bbox that is not finite or has no area, no box at all,
+non-finite refined keypoints) are skipped and reported (--strict: an error
+instead). Output paths are checked before any work; --out may not be the
+--input file. A joint at (0, 0)
 (or scored at or below --absent-score-thr) is absent: it takes no part in
 the box and the refiner estimates it from the image.
 The output is written atomically: complete, or not there.
@@ -103,6 +105,30 @@ def report_skips(skipped: Counter, strict: bool) -> None:
     print(f'skipped {message}')
 
 
+def _writable_folder(path: str, what: str) -> None:
+    """``path`` is, or can be made, a folder this user can write to."""
+    existing = path
+    while not osp.exists(existing):
+        existing = osp.dirname(existing) or '.'
+    if not osp.isdir(existing):
+        raise SystemExit(f'error: {what}: {existing} is a file, not a folder')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SystemExit(f'error: {what}: folder {existing} is not writable')
+
+
+def check_outputs(args) -> None:
+    """Refuse output paths that cannot be written, before any work."""
+    out = osp.abspath(args.out)
+    if osp.isdir(out):
+        raise SystemExit(f'error: --out: {args.out} is a folder')
+    if osp.exists(out) and osp.samefile(out, args.input):
+        raise SystemExit(f'error: --out {args.out} is the --input file; '
+                         'refusing to overwrite the input')
+    _writable_folder(osp.dirname(out), '--out')
+    if args.vis_dir:
+        _writable_folder(osp.abspath(args.vis_dir), '--vis-dir')
+
+
 def write_pictures(outputs, vis_dir, skeleton) -> int:
     by_image = defaultdict(list)
     for o in outputs:
@@ -130,6 +156,7 @@ def main(argv=None):
             raise SystemExit(f'error: {what}: no file {path}')
     if not osp.isdir(args.img_dir):
         raise SystemExit(f'error: --img-dir: no folder {args.img_dir}')
+    check_outputs(args)
     try:
         dataset = DATASETS.build(
             dict(
@@ -156,6 +183,8 @@ def main(argv=None):
         model, (dataset.get_data_info(i) for i in range(len(dataset))),
         pipeline, args.batch_size, total=len(dataset))
     report_skips(unreadable, args.strict)
+    if not outputs:
+        raise SystemExit('error: no entry could be refined; nothing written')
     refined = to_coco_results(outputs, args.keypoint_score,
                               args.instance_score)
     dump_json_atomic(refined, args.out)

@@ -81,8 +81,9 @@ def refine_samples(model,
     """Run PoseFix on data infos that carry ``input_keypoints`` (image
     coordinates), in batches.
 
-    A sample whose image cannot be read is skipped and counted, not fatal;
-    any other error is raised.
+    A sample whose image cannot be read, or whose refined keypoints are not
+    finite (a broken checkpoint), is skipped and counted, not fatal; any
+    other error is raised.
 
     Returns:
         tuple: ``(outputs, skipped)``; outputs are :class:`Refined`,
@@ -98,6 +99,9 @@ def refine_samples(model,
             preds = model.predict(data['inputs'], data['data_samples'])
         for (info, _), pred in zip(batch, preds):
             instances = pred.pred_instances
+            if not np.isfinite(instances.keypoints).all():
+                skipped['non-finite refined keypoints'] += 1
+                continue
             probs = instances.get('keypoint_refine_probs')
             outputs.append(
                 Refined(info, instances.keypoints[0],
@@ -175,13 +179,18 @@ def input_results(outputs: List[Refined]) -> List[dict]:
 
 
 def dump_json_atomic(obj, path: str) -> None:
-    """Write JSON so that ``path`` is either complete or untouched."""
+    """Write strict JSON (no NaN or infinity) so that ``path`` is either
+    complete or untouched; the file gets the permissions the user's umask
+    gives any new file."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.json')
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f)
+            json.dump(obj, f, allow_nan=False)
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):

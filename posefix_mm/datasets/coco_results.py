@@ -37,20 +37,40 @@ def _check_entry(i: int, entry, num_keypoints: int) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ResultsFormatError(
                 f'entry {i}: field "keypoints"[{j}] is not a number: {v!r}')
-        if not math.isfinite(v):
-            raise ResultsFormatError(
-                f'entry {i}: field "keypoints"[{j}] is not finite: {v}')
+        if not _finite(v):
+            raise ResultsFormatError(f'entry {i}: field "keypoints"[{j}] is '
+                                     f'not finite: {_shown(v)}')
     if 'bbox' in entry:
         bbox = entry['bbox']
         if not isinstance(bbox, list) or len(bbox) != 4 or any(
                 isinstance(v, bool) or not isinstance(v, (int, float))
-                for v in bbox):
+                or isinstance(v, int) and not _finite(v) for v in bbox):
             raise ResultsFormatError(
                 f'entry {i}: field "bbox" must be a list of 4 numbers '
-                f'[x, y, w, h], got {bbox!r}')
-    if not math.isfinite(entry['score']):
+                f'[x, y, w, h], got {_shown(bbox)}')
+    if not _finite(entry['score']):
         raise ResultsFormatError(
-            f'entry {i}: field "score" is not finite: {entry["score"]}')
+            f'entry {i}: field "score" is not finite: '
+            f'{_shown(entry["score"])}')
+
+
+def _shown(value) -> str:
+    """A value for a message, cut short (a JSON number can have thousands
+    of digits)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        return 'a number of thousands of digits'
+    return text if len(text) <= 40 else f'{text[:30]}... ({len(text)} chars)'
+
+
+def _finite(value) -> bool:
+    """A finite number that a float can hold (JSON integers can be larger:
+    10**400 is not one)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def load_coco_results(path: str, num_keypoints: int = 17) -> List[dict]:
@@ -69,10 +89,11 @@ def load_coco_results(path: str, num_keypoints: int = 17) -> List[dict]:
             or inf; the message names the entry index and field.
     """
     try:
-        with open(path) as f:
+        with open(path, encoding='utf-8-sig') as f:
             results = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ResultsFormatError(f'{path}: not JSON ({e})') from e
+    except ValueError as e:  # not JSON, not UTF-8, numbers beyond limits
+        raise ResultsFormatError(
+            f'{path}: not a UTF-8 JSON file ({e})') from e
     if not isinstance(results, list):
         raise ResultsFormatError(
             f'{path}: expected a list of results, got '

@@ -5,7 +5,7 @@ import io
 import json
 import os
 import tempfile
-from typing import List
+from typing import List, Optional, Sequence
 
 import numpy as np
 from xtcocotools.coco import COCO
@@ -15,14 +15,18 @@ STATS_NAMES = ('AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR', 'AR .5',
                'AR .75', 'AR (M)', 'AR (L)')
 
 
-def coco_keypoint_eval(coco_gt: COCO, results: List[dict],
-                       sigmas: np.ndarray) -> dict:
+def coco_keypoint_eval(coco_gt: COCO,
+                       results: List[dict],
+                       sigmas: np.ndarray,
+                       img_ids: Optional[Sequence[int]] = None) -> dict:
     """AP/AR of ``results`` against ``coco_gt`` (COCOeval's keypoint stats).
 
     Args:
         coco_gt (COCO): ground truth.
         results (list[dict]): COCO keypoint results.
         sigmas (np.ndarray): (K, ) per-joint sigmas.
+        img_ids (Sequence[int], optional): evaluate on these images only
+            (default: every image of ``coco_gt``).
 
     Returns:
         dict: stat name (``AP``, ``AP .5``, ...) -> value; all 0 for an empty
@@ -38,6 +42,8 @@ def coco_keypoint_eval(coco_gt: COCO, results: List[dict],
             coco_dt = coco_gt.loadRes(path)
             coco_eval = COCOeval(coco_gt, coco_dt, 'keypoints', sigmas, True)
             coco_eval.params.useSegm = None
+            if img_ids is not None:
+                coco_eval.params.imgIds = sorted(set(img_ids))
             coco_eval.evaluate()
             coco_eval.accumulate()
             coco_eval.summarize()

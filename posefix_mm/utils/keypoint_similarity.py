@@ -2,6 +2,7 @@
 taxonomy of Ronchi & Perona (ICCV 2017) that PoseFix synthesizes and that the
 error diagnosis reports."""
 import numpy as np
+import torch
 
 #: error types, in the order of their integer codes (-1: no ground truth)
 ERROR_TYPES = ('good', 'jitter', 'inversion', 'swap', 'miss')
@@ -13,14 +14,18 @@ KS_GOOD = 0.85
 KS_JITTER = 0.5
 
 
-def keypoint_similarity(sq_dist: np.ndarray, area, sigmas: np.ndarray):
+def keypoint_similarity(sq_dist, area, sigmas):
     """KS = exp(-d^2 / (2 * area * (2 * sigma)^2)), as in COCO's OKS.
 
+    Works on numpy arrays and, all three alike, on torch tensors.
+
     Args:
-        sq_dist (np.ndarray): squared distances, (..., K).
+        sq_dist (np.ndarray | Tensor): squared distances, (..., K).
         area (float | np.ndarray): object area, broadcastable to (..., K).
-        sigmas (np.ndarray): per-joint sigmas, (K, ).
+        sigmas (np.ndarray | Tensor): per-joint sigmas, (K, ).
     """
+    if isinstance(sq_dist, torch.Tensor):
+        return torch.exp(-sq_dist / (2 * area * (2 * sigmas)**2))
     variances = (2 * np.asarray(sigmas))**2
     return np.exp(-sq_dist / (2 * np.asarray(area) * variances))
 

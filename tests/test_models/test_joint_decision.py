@@ -108,9 +108,10 @@ def _predict(model, batch, decision_logits, thr):
 
 def test_decoding_keeps_input_where_the_decision_says(demo_batch):
     init_default_scope('mmpose')
+    torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
     model.init_weights()
-    torch.manual_seed(0)  # a refiner that moves the joints
+    # a refiner that moves the joints
     model.head.final_layer.weight.data.normal_(std=1.0)
     model.eval()
     demo_batch = copy.deepcopy(demo_batch)
@@ -130,10 +131,11 @@ def test_decoding_keeps_input_where_the_decision_says(demo_batch):
                                    inst.input_keypoints[0, kept], atol=1e-3)
         np.testing.assert_allclose(inst.keypoints[0, ~kept],
                                    full_inst.keypoints[0, ~kept])
-        # the refiner did move them: keeping the input is a real choice
+        # the refiner did move them (far beyond the tolerance above):
+        # keeping the input is a real choice
         moved = np.abs(full_inst.keypoints[0] -
                        inst.input_keypoints[0]).max(-1)
-        assert (moved[kept] > 0.5).all()
+        assert (moved[kept] > 0.05).all()
         probs = inst.keypoint_refine_probs[0]
         assert probs[3] == 1 and probs[0] == pytest.approx(0.0474, abs=1e-3)
         assert probs[1] == pytest.approx(0.9526, abs=1e-3)

@@ -84,7 +84,7 @@ def test_refines_blazepose_results(checkpoint, coco_mini, predictions,
 
 
 BAD_FILES = [
-    ('not json', '{"image_id": 1,', 'not JSON'),
+    ('not json', '{"image_id": 1,', 'not a UTF-8 JSON file'),
     ('not a list', {'image_id': 1}, 'expected a list'),
     ('empty list', [], 'empty'),
     ('missing field', [{'image_id': 1, 'category_id': 1, 'score': 1.}],
@@ -101,6 +101,15 @@ BAD_FILES = [
     ('inf score', [{'image_id': 785, 'category_id': 1,
                     'keypoints': [0.] * 51, 'score': float('inf')}],
      'entry 0: field "score" is not finite'),
+    ('int beyond float', '[{"image_id": 785, "category_id": 1, '
+     '"keypoints": [1' + '0' * 400 + ', ' + '0, ' * 49 + '0], "score": 1}]',
+     r'entry 0: field "keypoints"\[0\] is not finite'),
+    ('score beyond float', '[{"image_id": 785, "category_id": 1, '
+     '"keypoints": [' + '0, ' * 50 + '0], "score": 1' + '0' * 400 + '}]',
+     'entry 0: field "score" is not finite'),
+    ('int beyond python', '[{"image_id": 785, "category_id": 1, '
+     '"keypoints": [1' + '0' * 5000 + ', ' + '0, ' * 49 + '0], "score": 1}]',
+     'not a UTF-8 JSON file'),
 ]
 
 
@@ -117,6 +126,77 @@ def test_malformed_input_refused_nothing_written(checkpoint, coco_mini,
         run_refine(
             common(checkpoint, coco_mini, write(tmp_path, content), out))
     assert os.listdir(tmp_path) == ['input.json']
+
+
+@pytest.mark.parametrize('name, data', [
+    ('utf-16', '[]'.encode('utf-16')),
+    ('binary', bytes(range(256)) * 4),
+])
+def test_undecodable_input_names_the_file(checkpoint, coco_mini, tmp_path,
+                                          name, data):
+    path = tmp_path / 'input.json'
+    path.write_bytes(data)
+    with pytest.raises(SystemExit, match=f'{path}: not a UTF-8 JSON file'):
+        run_refine(
+            common(checkpoint, coco_mini, str(path), tmp_path / 'out.json'))
+    assert os.listdir(tmp_path) == ['input.json']
+
+
+def test_utf8_bom_is_read(checkpoint, coco_mini, predictions, tmp_path):
+    path = tmp_path / 'input.json'
+    path.write_bytes(json.dumps(predictions[:2]).encode('utf-8-sig'))
+    out = tmp_path / 'out.json'
+    run_refine(common(checkpoint, coco_mini, str(path), out))
+    assert len(json.loads(out.read_text())) == 2
+
+
+def test_bad_output_paths_refused_before_work(checkpoint, coco_mini,
+                                              predictions, tmp_path):
+    inp = write(tmp_path, predictions[:2])
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('x')
+    cases = [
+        (['--out', tmp_path], 'is a folder'),
+        (['--out', inp], 'is the --input file'),
+        (['--out', a_file / 'out.json'], 'is a file, not a folder'),
+        (['--out', tmp_path / 'o.json', '--vis-dir', a_file],
+         'is a file, not a folder'),
+    ]
+    for extra, message in cases:
+        args = [CONFIG, checkpoint, '--input', inp, '--img-dir',
+                osp.join(coco_mini, 'val2017')] + extra
+        with pytest.raises(SystemExit, match=message):
+            run_refine(args)
+        assert sorted(os.listdir(tmp_path)) == ['a_file', 'input.json']
+        assert json.loads(open(inp).read()) == predictions[:2]
+
+
+def test_nan_model_writes_nothing(coco_mini, predictions, tmp_path):
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    model.init_weights()
+    for p in model.head.parameters():
+        p.data.fill_(float('nan'))
+    ckpt = str(tmp_path / 'nan.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    out = tmp_path / 'refined.json'
+    with pytest.raises(SystemExit, match='no entry could be refined'):
+        run_refine(
+            common(ckpt, coco_mini, write(tmp_path, predictions[:3]), out))
+    assert not out.exists()
+
+
+def test_output_is_strict_json_with_umask_permissions(tmp_path):
+    from posefix_mm.apis import dump_json_atomic
+    with pytest.raises(ValueError):
+        dump_json_atomic([float('nan')], str(tmp_path / 'nan.json'))
+    assert os.listdir(tmp_path) == []
+    old = os.umask(0o027)
+    try:
+        dump_json_atomic([1.5], str(tmp_path / 'ok.json'))
+    finally:
+        os.umask(old)
+    assert oct(os.stat(tmp_path / 'ok.json').st_mode & 0o777) == oct(0o640)
 
 
 def _skippable(predictions, coco_mini, tmp_path):

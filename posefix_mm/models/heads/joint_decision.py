@@ -7,14 +7,10 @@ import torch.nn.functional as F
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from posefix_mm.utils.keypoint_similarity import keypoint_similarity
+
 # the person box inside the crop: the crop is the box padded by 1.25
 _BOX_PADDING = 1.25
-
-
-def keypoint_similarity_t(sq_dist: Tensor, area: float,
-                          sigmas: Tensor) -> Tensor:
-    """COCO's KS, exp(-d^2 / (2 area (2 sigma)^2)), for (..., K) tensors."""
-    return torch.exp(-sq_dist / (2 * area * (2 * sigmas)**2))
 
 
 def crop_person_area(heatmap_size: Sequence[int]) -> float:
@@ -37,9 +33,9 @@ def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
         tuple: labels (B, K) 1 where KS(refined) > KS(input), and weights
         (B, K) |KS(refined) - KS(input)|: the OKS a wrong decision costs.
     """
-    ks_refined = keypoint_similarity_t(((refined - gt)**2).sum(-1), area,
+    ks_refined = keypoint_similarity(((refined - gt)**2).sum(-1), area,
                                        sigmas)
-    ks_input = keypoint_similarity_t(((inputs - gt)**2).sum(-1), area, sigmas)
+    ks_input = keypoint_similarity(((inputs - gt)**2).sum(-1), area, sigmas)
     return (ks_refined > ks_input).float(), (ks_refined - ks_input).abs()
 
 
@@ -125,7 +121,7 @@ class JointDecision(nn.Module):
 
         def mass_near(points):
             sq = ((grid - points[:, :, None])**2).sum(-1)
-            near = keypoint_similarity_t(sq, area, sigmas[:, None]) >= 0.5
+            near = keypoint_similarity(sq, area, sigmas[:, None]) >= 0.5
             return (probs * near).sum(-1)
 
         def log_prob_at(points):

@@ -10,6 +10,7 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
+from ..heads.joint_decision import crop_person_area
 from ..utils import render_gaussian_heatmaps, unflip_coordinates
 
 
@@ -60,8 +61,7 @@ def gate_joints(pred,
                        '(PackPoseFixInputs packs them)')
     inp = np.asarray(data_sample.gt_instances.input_keypoints, np.float32)
     visible = np.asarray(data_sample.gt_instances.input_keypoints_visible) > 0
-    w, h = meta['input_size']
-    area = w * h / 1.25**2
+    area = crop_person_area(meta['input_size'])
     sq_dist = ((pred.keypoints - inp)**2).sum(-1)
     similarity = keypoint_similarity(sq_dist, area, meta['sigmas'])
     trusted = similarity >= ks
