@@ -49,6 +49,42 @@ def _sample(maps: Tensor, points: Tensor) -> Tensor:
     return out[..., 0].transpose(1, 2)
 
 
+def _cues(logits: Tensor, refined: Tensor, inputs: Tensor,
+          sigmas: Tensor) -> Tensor:
+    """(B, K, 6) what the refiner's heatmap says of the input and the
+    refined point: the log-probability at each, the peak, the probability
+    mass within KS 0.5 of each, and the move log(1 - ln KS(refined,
+    input))."""
+    b, k, h, w = logits.shape
+    log_probs = logits.flatten(2).log_softmax(-1)
+    probs = log_probs.exp()
+    area = crop_person_area((w, h))
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=logits.dtype, device=logits.device),
+        torch.arange(w, dtype=logits.dtype, device=logits.device),
+        indexing='ij')
+    grid = torch.stack([xs, ys], -1).view(1, 1, h * w, 2)
+
+    def mass_near(points):
+        sq = ((grid - points[:, :, None])**2).sum(-1)
+        near = keypoint_similarity(sq, area, sigmas[:, None]) >= 0.5
+        return (probs * near).sum(-1)
+
+    def log_prob_at(points):
+        return _sample(log_probs.view(b * k, 1, h, w),
+                       points.reshape(b * k, 1, 2)).view(b, k)
+
+    move = ((refined - inputs)**2).sum(-1) / (2 * area * (2 * sigmas)**2)
+    return torch.stack([
+        log_prob_at(inputs),
+        log_prob_at(refined),
+        log_probs.max(-1).values,
+        mass_near(inputs),
+        mass_near(refined),
+        torch.log1p(move),
+    ], -1)
+
+
 @MODELS.register_module()
 class JointDecision(nn.Module):
     """Predicts, per joint, the logit of "the refined joint is nearer the
@@ -108,41 +144,13 @@ class JointDecision(nn.Module):
         """
         feats, logits, refined = (t.detach() for t in (feats, logits,
                                                        refined))
-        b, k, h, w = logits.shape
-        log_probs = logits.flatten(2).log_softmax(-1).view(b, k, h, w)
-        area = crop_person_area((w, h))
-        # probability mass near each point, within KS 0.5
-        ys, xs = torch.meshgrid(
-            torch.arange(h, dtype=logits.dtype, device=logits.device),
-            torch.arange(w, dtype=logits.dtype, device=logits.device),
-            indexing='ij')
-        grid = torch.stack([xs, ys], -1).view(1, 1, h * w, 2)
-        probs = log_probs.flatten(2).exp()
-
-        def mass_near(points):
-            sq = ((grid - points[:, :, None])**2).sum(-1)
-            near = keypoint_similarity(sq, area, sigmas[:, None]) >= 0.5
-            return (probs * near).sum(-1)
-
-        def log_prob_at(points):
-            return _sample(log_probs.reshape(b * k, 1, h, w),
-                           points.reshape(b * k, 1, 2)).view(b, k)
-
-        move = ((refined - inputs)**2).sum(-1) / (2 * area *
-                                                 (2 * sigmas)**2)
-        cues = torch.stack([
-            log_prob_at(inputs),
-            log_prob_at(refined),
-            log_probs.flatten(2).max(-1).values,
-            mass_near(inputs),
-            mass_near(refined),
-            torch.log1p(move),
-        ], -1)
         reduced = self.reduce(feats)
-        joint = self.joint_embed.weight[None].expand(b, -1, -1)
-        x = torch.cat(
-            [_sample(reduced, inputs),
-             _sample(reduced, refined), cues, joint], -1)
+        joint = self.joint_embed.weight[None].expand(len(feats), -1, -1)
+        x = torch.cat([
+            _sample(reduced, inputs),
+            _sample(reduced, refined),
+            _cues(logits, refined, inputs, sigmas), joint
+        ], -1)
         return self.mlp(x)[..., 0]
 
     def loss(self, decision_logits: Tensor, refined: Tensor, inputs: Tensor,
