@@ -42,14 +42,30 @@ def parse_args(argv=None):
 
 def load_gt(path: str) -> dict:
     try:
-        with open(path) as f:
+        with open(path, encoding='utf-8-sig') as f:
             gt = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise SystemExit(f'error: --ann {path}: {e}')
-    if 'annotations' not in gt or 'categories' not in gt:
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8 JSON
+        raise SystemExit(f'error: --ann {path}: not a UTF-8 JSON file ({e})')
+    if not isinstance(gt, dict) or 'annotations' not in gt or \
+            'categories' not in gt:
         raise SystemExit(f'error: --ann {path}: not COCO annotations '
                          '(needs "annotations" and "categories")')
     return gt
+
+
+def person_category(gt: dict, path: str, num_keypoints: int) -> dict:
+    """The ground truth's person category (id 1), with COCO's keypoints."""
+    category = next((c for c in gt['categories']
+                     if isinstance(c, dict) and c.get('id') == 1), None)
+    if category is None or 'keypoints' not in category:
+        raise SystemExit(f'error: --ann {path}: no person category (id 1 '
+                         'with "keypoints")')
+    if len(category['keypoints']) != num_keypoints:
+        raise SystemExit(
+            f'error: --ann {path}: the person category has '
+            f'{len(category["keypoints"])} keypoints; the error taxonomy '
+            f'uses COCO\'s {num_keypoints}')
+    return category
 
 
 def plot_types(reports: dict, path: str) -> None:
@@ -123,8 +139,13 @@ def print_table(reports: dict) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
+    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
+        raise SystemExit(f'error: --out-dir {args.out_dir} is a file')
     gt = load_gt(args.ann)
-    category = next(c for c in gt['categories'] if c['id'] == 1)
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    meta = parse_pose_metainfo(
+        dict(from_file='configs/_base_/datasets/coco.py'))
+    category = person_category(gt, args.ann, len(meta['sigmas']))
     num_kpt = len(category['keypoints'])
     try:
         lists = dict(input=load_coco_results(args.input, num_kpt))
@@ -132,9 +153,6 @@ def main(argv=None):
             lists['refined'] = load_coco_results(args.refined, num_kpt)
     except (ResultsFormatError, OSError) as e:
         raise SystemExit(f'error: {e}')
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    meta = parse_pose_metainfo(
-        dict(from_file='configs/_base_/datasets/coco.py'))
     reports = {
         name: analyze(gt, results, meta['sigmas'], meta['flip_indices'],
                       category['keypoints'])

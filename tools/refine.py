@@ -41,6 +41,7 @@ from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
 from posefix_mm.datasets import ResultsFormatError  # noqa: E402
 from posefix_mm.evaluation import (coco_keypoint_eval,  # noqa: E402
                                    format_ap_table)
+from posefix_mm.utils import CheckpointError  # noqa: E402
 from posefix_mm.visualization import side_by_side  # noqa: E402
 
 
@@ -177,7 +178,11 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    model = init_refiner(cfg, args.checkpoint, args.device, not args.no_flip)
+    try:
+        model = init_refiner(cfg, args.checkpoint, args.device,
+                             not args.no_flip)
+    except CheckpointError as e:
+        raise SystemExit(f'error: {e}')
     pipeline = Compose(test_pipeline(model.cfg))
     outputs, unreadable = refine_samples(
         model, (dataset.get_data_info(i) for i in range(len(dataset))),

@@ -12,7 +12,10 @@ apply_compat()
 import mmengine  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from posefix_mm.utils import CheckpointError, load_weights  # noqa: E402
 
 
 def parse_args():
@@ -82,6 +85,15 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg)
+    if args.checkpoint:
+        # MMEngine loads non-strictly, with warnings: another model's
+        # checkpoint, or a file that is none, must stop the run
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        try:
+            load_weights(model, args.checkpoint, 'CHECKPOINT')
+        except (CheckpointError, FileNotFoundError) as e:
+            raise SystemExit(f'error: {e}')
     if args.out:
         runner.register_hook(SaveMetricHook(args.out), 'LOWEST')
     runner.test()

@@ -8,8 +8,10 @@ import numpy as np
 from mmcv.transforms import Compose
 
 from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
+from posefix_mm.utils import load_weights
 from posefix_mm.visualization import side_by_side
-from .refine_results import init_refiner, refine_samples, test_pipeline
+from .refine_results import (as_bgr, init_refiner, read_image,
+                             refine_samples, test_pipeline)
 
 
 def _local_file(path: Optional[str], what: str) -> None:
@@ -17,6 +19,29 @@ def _local_file(path: Optional[str], what: str) -> None:
         raise FileNotFoundError(
             f'{what}: no local file {path} (posefix_mm never downloads '
             'weights or configs; pass local paths)')
+
+
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+
+
+def _check_input(item) -> None:
+    """Refuse, before any work, what this inferencer cannot take yet."""
+    if isinstance(item, np.ndarray):
+        if not (item.ndim == 2
+                or item.ndim == 3 and item.shape[-1] in (1, 3, 4)):
+            raise ValueError('RefineInferencer: an image array must be (H, W)'
+                             f' or (H, W, 1|3|4), got {item.shape}')
+        return
+    if not isinstance(item, str):
+        raise TypeError('RefineInferencer: inputs are image paths or arrays, '
+                        f'got {type(item).__name__}')
+    if item == 'webcam' or osp.isdir(item) or item.lower().endswith(
+            VIDEO_EXTENSIONS):
+        raise ValueError(f'RefineInferencer: {item!r}: folders, videos and '
+                         'the webcam are not supported yet; pass image '
+                         'paths or arrays')
+    if not osp.isfile(item):
+        raise FileNotFoundError(f'RefineInferencer: no image file {item}')
 
 
 class RefineInferencer:
@@ -86,6 +111,11 @@ class RefineInferencer:
             det_cat_ids=det_cat_ids,
             device=device,
             show_progress=False)
+        if pose2d_weights is not None:
+            # MMPose loads non-strictly, with warnings; another model's
+            # checkpoint must be an error
+            load_weights(self.pose2d.inferencer.model, pose2d_weights,
+                         'pose2d_weights')
         self.refiner = init_refiner(refiner, refiner_weights,
                                     device or 'cpu', flip)
         self.pipeline = Compose(test_pipeline(self.refiner.cfg))
@@ -131,8 +161,11 @@ class RefineInferencer:
         """
         if isinstance(inputs, (str, np.ndarray)):
             inputs = [inputs]
+        inputs = list(inputs)
+        for item in inputs:
+            _check_input(item)
         for index, item in enumerate(inputs):
-            img = mmcv.imread(item) if isinstance(item, str) else item
+            img = self._image(item)
             base = next(self.pose2d(img, **kwargs))['predictions'][0]
             outputs, skipped = refine_samples(
                 self.refiner, self._samples(img, base), self.pipeline,
@@ -149,6 +182,17 @@ class RefineInferencer:
                 self._write_picture(vis_out_dir, item, index, img, base,
                                     refined)
             yield dict(predictions=[refined], input_predictions=[base])
+
+    @staticmethod
+    def _image(item) -> np.ndarray:
+        if isinstance(item, np.ndarray):
+            return as_bgr(item)
+        img = read_image(item)
+        if img is None:
+            raise ValueError(f'RefineInferencer: cannot read image {item} '
+                             '(empty, damaged, not an image, or beyond '
+                             "OpenCV's pixel limit)")
+        return img
 
     @staticmethod
     def _refined_instance(inst: dict, output) -> dict:

@@ -4,9 +4,11 @@ import json
 import os
 import os.path as osp
 import tempfile
+import warnings
 from collections import Counter
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
+import cv2
 import mmcv
 import numpy as np
 import torch
@@ -14,6 +16,8 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from tqdm import tqdm
+
+from posefix_mm.utils import load_weights
 
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
 
@@ -34,17 +38,26 @@ def init_refiner(config, checkpoint: Optional[str], device: str = 'cpu',
 
     Args:
         config (str | Config): the PoseFix config.
-        checkpoint (str, optional): local checkpoint; None keeps the initial
-            weights (tests). A missing file is an error, never a download.
+        checkpoint (str, optional): local checkpoint, loaded strictly (see
+            :func:`~posefix_mm.utils.load_weights`: a checkpoint of another
+            model is an error); None keeps the initial weights, with a
+            warning. A missing file is an error, never a download.
         device (str): ``'cpu'`` or ``'cuda'``.
         flip (bool): flip test.
         test_cfg (dict, optional): merged into the model's ``test_cfg``.
     """
     from mmpose.apis import init_model
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'refiner checkpoint not found: {checkpoint}')
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    model = init_model(cfg, checkpoint, device=device)
+    model = init_model(cfg, None, device='cpu')
+    if checkpoint is None:
+        warnings.warn('init_refiner: no checkpoint: the refiner is '
+                      'untrained (random weights)')
+    else:
+        meta = load_weights(model, checkpoint, 'refiner checkpoint').get(
+            'meta', {})
+        if 'dataset_meta' in meta:
+            model.dataset_meta = meta['dataset_meta']
+    model.to(device)
     # heatmap peaks come out with the keypoints; the input's scores are
     # kept aside by the samples (see to_coco_results)
     model.test_cfg = dict(
@@ -62,14 +75,31 @@ def test_pipeline(cfg: Config) -> list:
     return [t for t in pipeline if t['type'] != 'SynthesizePoseErrors']
 
 
+def read_image(path: str) -> Optional[np.ndarray]:
+    """An image file as BGR, or None if it cannot be decoded: a missing,
+    empty, truncated or undecodable file, or one beyond OpenCV's pixel
+    limit (a "decompression bomb" header)."""
+    try:
+        return mmcv.imread(path)
+    except (OSError, ValueError, cv2.error):
+        return None
+
+
+def as_bgr(img: np.ndarray) -> np.ndarray:
+    """A grayscale (H, W) or (H, W, 1), or a 4-channel BGRA image as
+    3-channel BGR, as MMPose's inferencers take them."""
+    if img.ndim == 2 or img.shape[-1] == 1:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[-1] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    return img
+
+
 def _read_image(info: dict) -> Optional[np.ndarray]:
     """The sample's image (BGR), or None if it cannot be read."""
     if info.get('img') is not None:
         return info['img']
-    try:
-        return mmcv.imread(info['img_path'])
-    except (OSError, ValueError):
-        return None
+    return read_image(info['img_path'])
 
 
 def refine_samples(model,

@@ -1,10 +1,12 @@
 """COCO-style dataset for PoseFix training: each top-down sample also carries
 the other persons of its image, which error synthesis needs for swaps."""
 import json
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from typing import List, Optional
 
 import numpy as np
+from mmengine.logging import print_log
 from mmpose.datasets.datasets.body import CocoDataset
 from mmpose.registry import DATASETS
 
@@ -12,6 +14,26 @@ from posefix_mm.utils.keypoint_similarity import \
     object_keypoint_similarity
 
 MIN_MATCH_OKS = 0.1
+#: reasons to leave an annotation out that point at a faulty file
+PROBLEMS = ('with a zero-area or negative box',
+            'whose num_keypoints contradicts its keypoints')
+
+
+def _drop_reason(info: dict) -> Optional[str]:
+    """Why MMPose's top-down filter (``_is_valid_instance``) leaves an
+    annotation out, or None when it keeps it."""
+    labelled = int((info['keypoints_visible'] > 0).sum())
+    num_keypoints = info['num_keypoints']
+    x1, y1, x2, y2 = info['bbox'][0]
+    if info.get('iscrowd'):
+        return 'crowd'
+    if num_keypoints == 0 or np.max(info['keypoints']) <= 0:
+        if (num_keypoints == 0) != (labelled == 0):
+            return PROBLEMS[1]
+        return 'without keypoints'
+    if x2 - x1 <= 0 or y2 - y1 <= 0:
+        return PROBLEMS[0]
+    return None
 
 
 @DATASETS.register_module()
@@ -40,7 +62,31 @@ class PoseFixCocoDataset(CocoDataset):
         self.predictions_file = predictions_file
         super().__init__(*args, **kwargs)
 
+    def _load_annotations(self):
+        try:
+            return super()._load_annotations()
+        except ValueError as e:  # not JSON, truncated, not UTF-8
+            raise ValueError(f'{self.ann_file}: not a COCO annotation JSON '
+                             f'file ({e})') from e
+
+    def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
+        """MMPose's parsing, after checking the keypoint list: a wrong
+        length or a non-number refuses the file, naming the annotation."""
+        ann = raw_data_info['raw_ann_info']
+        if 'keypoints' in ann:
+            kpts = ann['keypoints']
+            expected = 3 * self.metainfo['num_keypoints']
+            if not isinstance(kpts, list) or len(kpts) != expected or any(
+                    isinstance(v, bool) or not isinstance(v, (int, float))
+                    for v in kpts):
+                raise ValueError(
+                    f'{self.ann_file}: annotation id {ann.get("id")}: '
+                    f'"keypoints" must be {expected} numbers, got '
+                    f'{str(kpts)[:60]}')
+        return super().parse_data_info(raw_data_info)
+
     def _get_topdown_data_infos(self, instance_list: List[dict]) -> List[dict]:
+        self._log_dropped(instance_list)
         by_image = defaultdict(list)
         for instance in instance_list:
             if not instance.get('iscrowd', 0):
@@ -106,6 +152,21 @@ class PoseFixCocoDataset(CocoDataset):
                 np.float32)
             data_info['pred_keypoints_visible'] = (
                 preds[best:best + 1, :, 2] > 0).astype(np.float32)
+
+    def _log_dropped(self, instance_list: List[dict]) -> None:
+        """Say, once per dataset, how many annotations MMPose's filter
+        leaves out of training and why."""
+        reasons = Counter(
+            r for r in map(_drop_reason, instance_list) if r is not None)
+        kept = len(instance_list) - sum(reasons.values())
+        detail = ', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))
+        print_log(
+            f'{self.ann_file}: {kept} of {len(instance_list)} annotations '
+            f'are training persons' + (f'; left out: {detail}'
+                                       if detail else ''),
+            logger='current',
+            level=logging.WARNING if any(
+                r in PROBLEMS for r in reasons) else logging.INFO)
 
     def get_data_info(self, idx: int) -> dict:
         data_info = super().get_data_info(idx)

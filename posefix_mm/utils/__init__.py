@@ -1,3 +1,7 @@
+from .checkpoint import CheckpointError, load_weights, read_checkpoint
 from .compat import MissingCompiledOpError, apply as apply_compat
 
-__all__ = ['MissingCompiledOpError', 'apply_compat']
+__all__ = [
+    'CheckpointError', 'MissingCompiledOpError', 'apply_compat',
+    'load_weights', 'read_checkpoint'
+]

@@ -10,11 +10,20 @@ REFINED_COLOR = (80, 200, 40)  # BGR green
 
 def draw_poses(img: np.ndarray, poses: Sequence[np.ndarray],
                skeleton: Sequence, color, radius: int = 3) -> np.ndarray:
-    """Draw (K, 2) poses on a copy of a BGR image."""
+    """Draw (K, 2) poses on a copy of a BGR image.
+
+    What is drawn is clipped to a margin of a few image sizes around the
+    image (OpenCV takes 32-bit coordinates): a joint far outside still
+    points its limbs the right way, and never breaks the drawing.
+    """
     out = img.copy()
     thickness = max(1, radius // 2)
+    reach = 4 * max(img.shape[:2])
     for pose in poses:
-        pts = np.round(np.asarray(pose)[:, :2]).astype(int)
+        pts = np.round(
+            np.clip(
+                np.nan_to_num(np.asarray(pose, np.float64)[:, :2]), -reach,
+                reach)).astype(np.int32)
         for a, b in skeleton:
             cv2.line(out, tuple(pts[a]), tuple(pts[b]), color, thickness,
                      cv2.LINE_AA)

@@ -93,3 +93,47 @@ def test_missing_weights_are_errors_not_downloads(weights, field):
         kwargs[field] = '/nowhere/missing.pth'
     with pytest.raises(FileNotFoundError, match=f'{field}.*/nowhere/'):
         RefineInferencer(**kwargs)
+
+
+@pytest.fixture(scope='module')
+def inferencer(weights):
+    return RefineInferencer(
+        BASE_CONFIG, weights['pose2d'], refiner=REFINER_CONFIG,
+        refiner_weights=weights['refiner'], device='cpu')
+
+
+def test_unreadable_image_named(inferencer, tmp_path):
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    with pytest.raises(ValueError, match=f'cannot read image {empty}'):
+        list(inferencer(str(empty)))
+
+
+@pytest.mark.parametrize('name, item', [
+    ('folder', 'FOLDER'), ('video', 'clip.mp4'), ('webcam', 'webcam')])
+def test_unsupported_inputs_refused_before_work(inferencer, tmp_path, name,
+                                                item):
+    item = str(tmp_path) if item == 'FOLDER' else item
+    with pytest.raises(ValueError, match='not supported yet'):
+        list(inferencer([item]))
+
+
+def test_gray_and_four_channel_arrays(inferencer, images):
+    import cv2
+    bgr = cv2.imread(images[0])
+    for img in (cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
+                cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)):
+        [result] = list(inferencer(img))
+        assert len(result['predictions'][0]) >= 1
+
+
+def test_weights_of_another_model_refused(weights):
+    from posefix_mm.utils import CheckpointError
+    with pytest.raises(CheckpointError, match='does not fit the model'):
+        RefineInferencer(
+            BASE_CONFIG, weights['pose2d'], refiner=REFINER_CONFIG,
+            refiner_weights=weights['pose2d'], device='cpu')
+    with pytest.raises(CheckpointError, match='pose2d_weights: .* does not'):
+        RefineInferencer(
+            BASE_CONFIG, weights['refiner'], refiner=REFINER_CONFIG,
+            refiner_weights=weights['refiner'], device='cpu')

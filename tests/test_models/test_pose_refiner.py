@@ -110,9 +110,23 @@ def test_training_is_refused():
     cfg = Config.fromfile(CONFIG)
     cfg.model.pose_model = osp.join(REPO_ROOT, cfg.model.pose_model)
     cfg.model.refiner = osp.join(REPO_ROOT, cfg.model.refiner)
-    model = MODELS.build(cfg.model)
+    with pytest.warns(UserWarning, match='no pose_checkpoint given: this '
+                      'model is UNTRAINED'):
+        model = MODELS.build(cfg.model)
     with pytest.raises(RuntimeError, match='for testing'):
         model(torch.zeros(1, 3, 128, 96), [], mode='loss')
+
+
+def test_checkpoint_of_another_model_refused(tmp_path):
+    from posefix_mm.utils import CheckpointError
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.pose_model = osp.join(REPO_ROOT, cfg.model.pose_model)
+    cfg.model.refiner = osp.join(REPO_ROOT, cfg.model.refiner)
+    base = _save_random(cfg.model.pose_model, str(tmp_path / 'base.pth'))
+    with pytest.raises(CheckpointError, match='refiner_checkpoint: .*does '
+                       'not fit the model'):
+        MODELS.build(dict(cfg.model, refiner_checkpoint=base))
 
 
 class TwoPosesPerImage(BaseModule):

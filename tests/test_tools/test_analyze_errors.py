@@ -56,3 +56,51 @@ def test_malformed_refused_nothing_written(paths, tmp_path, content,
         run(['--ann', paths['ann'], '--input', paths['input'], '--refined',
              bad, '--out-dir', out])
     assert not out.exists()
+
+
+def _gt_without_person(gt):
+    return dict(gt, categories=[dict(c, id=2) for c in gt['categories']])
+
+
+def _gt_33_keypoints(gt):
+    cat = dict(gt['categories'][0], keypoints=[f'p{i}' for i in range(33)])
+    return dict(gt, categories=[cat])
+
+
+@pytest.mark.parametrize('name, change, message', [
+    ('no person category', _gt_without_person, 'no person category'),
+    ('33 keypoints', _gt_33_keypoints, 'has 33 keypoints'),
+])
+def test_bad_ground_truth_named(paths, tmp_path, monkeypatch, name, change,
+                                message):
+    monkeypatch.chdir(REPO_ROOT)
+    with open(paths['ann']) as f:
+        gt = json.load(f)
+    bad = tmp_path / 'gt.json'
+    bad.write_text(json.dumps(change(gt)))
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit, match=f'--ann {bad}: .*{message}'):
+        run(['--ann', bad, '--input', paths['input'], '--out-dir', out])
+    assert not out.exists()
+
+
+def test_results_of_another_skeleton_named(paths, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    results = [dict(image_id=785, category_id=1, keypoints=[1.0] * 99,
+                    score=1.0)]
+    bad = tmp_path / 'r33.json'
+    bad.write_text(json.dumps(results))
+    with pytest.raises(SystemExit, match='keypoints" has 99 values'):
+        run(['--ann', paths['ann'], '--input', bad, '--out-dir',
+             tmp_path / 'out'])
+    assert not (tmp_path / 'out').exists()
+
+
+def test_out_dir_that_is_a_file(paths, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    a_file = tmp_path / 'report'
+    a_file.write_text('x')
+    with pytest.raises(SystemExit, match=f'--out-dir {a_file} is a file'):
+        run(['--ann', paths['ann'], '--input', paths['input'], '--out-dir',
+             a_file])
+    assert a_file.read_text() == 'x'

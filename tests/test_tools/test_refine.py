@@ -199,16 +199,34 @@ def test_output_is_strict_json_with_umask_permissions(tmp_path):
     assert oct(os.stat(tmp_path / 'ok.json').st_mode & 0o777) == oct(0o640)
 
 
+def _bomb_png(width: int, height: int) -> bytes:
+    """A PNG header claiming more pixels than OpenCV will decode."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
+            chunk(b'IDAT', zlib.compress(b'\0' * 16)) + chunk(b'IEND', b''))
+
+
 def _skippable(predictions, coco_mini, tmp_path):
     """Four refinable entries and one of each kind that cannot be refined."""
     good = predictions[:4]
     zero = dict(predictions[4], score=0.)
     cat = dict(predictions[5], category_id=2)
     unknown = dict(predictions[6], image_id=999999999)
-    broken_id = 123456789012
-    open(osp.join(tmp_path, f'{broken_id:012d}.jpg'), 'w').write('not a jpg')
-    unreadable = dict(predictions[7], image_id=broken_id)
-    return good + [zero, cat, unknown, unreadable]
+    broken = []
+    for i, content in enumerate(
+            [b'not a jpg', b'', _bomb_png(100000, 100000)]):
+        image_id = 123456789010 + i
+        with open(osp.join(tmp_path, f'{image_id:012d}.jpg'), 'wb') as f:
+            f.write(content)  # undecodable, zero bytes, decompression bomb
+        broken.append(dict(predictions[7 + i], image_id=image_id))
+    return good + [zero, cat, unknown] + broken
 
 
 def test_unrefinable_entries_skipped_and_counted(checkpoint, coco_mini,
@@ -231,7 +249,7 @@ def test_unrefinable_entries_skipped_and_counted(checkpoint, coco_mini,
     assert '1 x score <= 0' in printed
     assert '1 x not a person' in printed
     assert '1 x image file missing' in printed  # unknown id: no such file
-    assert '1 x unreadable image' in printed
+    assert '3 x unreadable image' in printed
     out.unlink()
     with pytest.raises(SystemExit, match='--strict'):
         run_refine(args + ['--strict'])
@@ -334,3 +352,20 @@ def test_given_boxes_are_used_and_bad_ones_skipped(checkpoint, coco_mini,
         common(checkpoint, coco_mini, write(tmp_path, entries), out) +
         ['--box-source', 'keypoints'])
     assert len(json.loads(out.read_text())) == 4  # the boxes are ignored
+
+
+def test_checkpoint_of_another_model_refused(coco_mini, predictions,
+                                             tmp_path):
+    from mmpose.registry import MODELS as POSE_MODELS
+    init_default_scope('mmpose')
+    baseline = POSE_MODELS.build(
+        Config.fromfile(
+            osp.join(REPO_ROOT, 'configs', 'baselines',
+                     'td-hm_res18_coco-mini-128x96.py')).model)
+    ckpt = str(tmp_path / 'simplebaseline.pth')
+    torch.save(dict(state_dict=baseline.state_dict(), meta={}), ckpt)
+    out = tmp_path / 'refined.json'
+    with pytest.raises(SystemExit, match='does not fit the model'):
+        run_refine(
+            common(ckpt, coco_mini, write(tmp_path, predictions[:2]), out))
+    assert not out.exists()

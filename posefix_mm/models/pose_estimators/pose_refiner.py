@@ -1,16 +1,19 @@
 """Any MMPose pose model followed by PoseFix, as one model for testing."""
+import logging
 import os.path as osp
+import warnings
 from typing import Optional, Union
 
 import numpy as np
 from mmcv.transforms import Compose
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
-from mmengine.runner import load_checkpoint
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
 
 from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
+from posefix_mm.utils import load_weights
 
 
 def _model_cfg(model: Union[str, dict]) -> Config:
@@ -22,13 +25,18 @@ def _model_cfg(model: Union[str, dict]) -> Config:
 
 
 def _build(cfg: Config, checkpoint: Optional[str], what: str):
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'{what}: no local checkpoint {checkpoint}')
+    """The model of ``cfg`` with the weights of ``checkpoint``, loaded
+    strictly; without a checkpoint it is untrained, and a warning says so
+    loudly (its results mean nothing)."""
     model = MODELS.build(cfg.model)
     if checkpoint is None:
-        model.init_weights()  # untrained, as designed (tests)
+        model.init_weights()
+        message = (f'PoseRefiner: no {what} given: this model is UNTRAINED '
+                   '(random weights) and its results mean nothing')
+        warnings.warn(message)
+        print_log(message, logger='current', level=logging.WARNING)
     else:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_weights(model, checkpoint, what)
     model.cfg = cfg
     return model
 

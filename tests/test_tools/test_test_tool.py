@@ -1,0 +1,44 @@
+"""tools/test.py refuses checkpoints that are not the model's before any
+work (MMEngine alone would load them with warnings and test a random
+model)."""
+import os.path as osp
+import runpy
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+from ..conftest import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
+BASELINE = osp.join(REPO_ROOT, 'configs', 'baselines',
+                    'td-hm_res18_coco-mini-128x96.py')
+
+
+def _baseline_checkpoint(path):
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(BASELINE).model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+@pytest.mark.parametrize('name, make, message', [
+    ('another model', _baseline_checkpoint, 'does not fit the model'),
+    ('zero bytes', lambda p: open(p, 'wb').close() or p, 'is empty'),
+    ('random bytes',
+     lambda p: open(p, 'wb').write(bytes(range(256)) * 8) and p,
+     'not a'),
+])
+def test_bad_checkpoint_refused(tmp_path, monkeypatch, name, make, message):
+    monkeypatch.chdir(REPO_ROOT)
+    ckpt = make(str(tmp_path / 'weights.pth'))
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', CONFIG, ckpt, '--work-dir',
+        str(tmp_path / 'work')
+    ])
+    with pytest.raises(SystemExit, match=f'CHECKPOINT: {ckpt}.*{message}'):
+        runpy.run_path(
+            osp.join(REPO_ROOT, 'tools', 'test.py'), run_name='__main__')
