@@ -23,6 +23,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from posefix_mm.apis import dump_json_atomic  # noqa: E402
 from posefix_mm.datasets.coco_results import (  # noqa: E402
     ResultsFormatError, load_coco_results)
 from posefix_mm.evaluation.error_analysis import analyze, compare  # noqa
@@ -167,8 +168,7 @@ def main(argv=None):
         report['comparison'] = compare(reports['input'], reports['refined'])
         plot_oks(report['comparison']['oks_pairs'],
                  osp.join(args.out_dir, 'oks_before_after.png'))
-    with open(osp.join(args.out_dir, 'report.json'), 'w') as f:
-        json.dump(report, f, indent=1)
+    dump_json_atomic(report, osp.join(args.out_dir, 'report.json'), indent=1)
     print_table(reports)
     print(f'report and plots -> {args.out_dir}')
     return report

@@ -9,12 +9,12 @@ from posefix_mm.utils.compat import apply as apply_compat
 
 apply_compat()
 
-import mmengine  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from posefix_mm.apis import dump_json_atomic  # noqa: E402
 from posefix_mm.utils import CheckpointError, load_weights  # noqa: E402
 
 
@@ -78,7 +78,7 @@ class SaveMetricHook(Hook):
 
     def after_test_epoch(self, runner, metrics=None):
         if metrics is not None:
-            mmengine.dump(metrics, self.out_file)
+            dump_json_atomic(metrics, self.out_file)
 
 
 def main():

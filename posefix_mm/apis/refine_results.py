@@ -174,9 +174,10 @@ def to_coco_results(outputs: List[Refined],
     Keypoint scores: ``'input'`` keeps each input joint's score (so scoring
     downstream is unchanged) and gives an absent input joint, which only
     the refiner placed, the refiner's softmax peak; ``'heatmap'`` gives the
-    refiner's peak to every joint. Instance score: ``'input'`` keeps the input's (as the official
-    code), ``'heatmap'`` multiplies it by the mean softmax peak of the
-    refined joints (the refiner's confidence re-ranks the instances).
+    refiner's peak to every joint. Instance score: ``'input'`` keeps the
+    input's (as the official code), ``'heatmap'`` multiplies it by the mean
+    softmax peak of the refined joints (the refiner's confidence re-ranks
+    the instances).
     With a per-joint decision, each entry also carries ``refine_probs``
     (K values): the refiner's probability that its joint beats the input
     joint, which points at the input's likely errors without ground truth
@@ -208,7 +209,7 @@ def input_results(outputs: List[Refined]) -> List[dict]:
     ]
 
 
-def dump_json_atomic(obj, path: str) -> None:
+def dump_json_atomic(obj, path: str, indent: Optional[int] = None) -> None:
     """Write strict JSON (no NaN or infinity) so that ``path`` is either
     complete or untouched; the file gets the permissions the user's umask
     gives any new file."""
@@ -220,7 +221,7 @@ def dump_json_atomic(obj, path: str) -> None:
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, allow_nan=False)
+            json.dump(obj, f, allow_nan=False, indent=indent)
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):

@@ -34,7 +34,7 @@ def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
         (B, K) |KS(refined) - KS(input)|: the OKS a wrong decision costs.
     """
     ks_refined = keypoint_similarity(((refined - gt)**2).sum(-1), area,
-                                       sigmas)
+                                     sigmas)
     ks_input = keypoint_similarity(((inputs - gt)**2).sum(-1), area, sigmas)
     return (ks_refined > ks_input).float(), (ks_refined - ks_input).abs()
 
