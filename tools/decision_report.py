@@ -160,20 +160,22 @@ def main(argv=None):
     if args.images:
         start, end = (int(v) for v in args.images.split(':'))
         img_ids = sorted(COCO(args.ann).getImgIds())[start:end]
-    input_file = args.input
-    if args.synthetic:
-        results = synthetic_results(args.ann, args.img_dir, args.synthetic,
-                                    args.seed, args.absent_rate, img_ids)
-        input_file = osp.join(tempfile.mkdtemp(), 'synthetic.json')
-        dump_json_atomic(results, input_file)
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=input_file,
-            ann_file=args.ann,
-            data_root='',
-            data_prefix=dict(img=args.img_dir),
-            pipeline=[]))
+    with tempfile.TemporaryDirectory() as tmp:
+        input_file = args.input
+        if args.synthetic:
+            input_file = osp.join(tmp, 'synthetic.json')
+            dump_json_atomic(
+                synthetic_results(args.ann, args.img_dir, args.synthetic,
+                                  args.seed, args.absent_rate, img_ids),
+                input_file)
+        dataset = DATASETS.build(
+            dict(
+                type='PoseFixResultsDataset',
+                input_file=input_file,
+                ann_file=args.ann,
+                data_root='',
+                data_prefix=dict(img=args.img_dir),
+                pipeline=[]))
     cfg = Config.fromfile(args.config)
     model = init_refiner(cfg, args.checkpoint, args.device,
                          test_cfg=dict(decision_thr=None))
@@ -189,7 +191,6 @@ def main(argv=None):
     sigmas = model.dataset_meta['sigmas']
     inputs = as_results(outputs, [o.info['input_keypoints'][0]
                                   for o in outputs])
-
 
     def ap(keypoints):
         return coco_keypoint_eval(coco, as_results(outputs, keypoints),

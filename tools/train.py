@@ -11,6 +11,8 @@ apply_compat()
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from posefix_mm.utils import CheckpointError, read_checkpoint  # noqa: E402
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a pose model')
@@ -90,6 +92,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main():
     args = parse_args()
+    if args.resume not in (None, 'auto'):
+        # a file that is no checkpoint: our message, before any work
+        try:
+            read_checkpoint(args.resume, '--resume')
+        except (CheckpointError, FileNotFoundError) as e:
+            raise SystemExit(f'error: {e}')
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg)
     runner.train()

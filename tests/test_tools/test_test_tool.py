@@ -1,6 +1,6 @@
 """tools/test.py refuses checkpoints that are not the model's before any
 work (MMEngine alone would load them with warnings and test a random
-model)."""
+model); tools/train.py --resume refuses a file that is no checkpoint."""
 import os.path as osp
 import runpy
 import sys
@@ -42,3 +42,19 @@ def test_bad_checkpoint_refused(tmp_path, monkeypatch, name, make, message):
     with pytest.raises(SystemExit, match=f'CHECKPOINT: {ckpt}.*{message}'):
         runpy.run_path(
             osp.join(REPO_ROOT, 'tools', 'test.py'), run_name='__main__')
+
+
+def test_train_resume_from_a_file_that_is_no_checkpoint(tmp_path,
+                                                       monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    ckpt = tmp_path / 'iter_10.pth'
+    ckpt.write_bytes(bytes(range(256)) * 8)
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', CONFIG, '--work-dir',
+        str(tmp_path / 'work'), '--resume',
+        str(ckpt)
+    ])
+    with pytest.raises(SystemExit, match=f'--resume: {ckpt} is not a'):
+        runpy.run_path(
+            osp.join(REPO_ROOT, 'tools', 'train.py'), run_name='__main__')
+    assert not (tmp_path / 'work').exists()
