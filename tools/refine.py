@@ -14,9 +14,9 @@ refined (score <= 0, not a person, unknown image_id with --ann, missing or
 unreadable image, a bbox that is not finite or has no area, no box at all,
 non-finite refined keypoints) are skipped and reported (--strict: an error
 instead). Output paths are checked before any work; --out may not be the
---input file. A joint at (0, 0)
-(or scored at or below --absent-score-thr) is absent: it takes no part in
-the box and the refiner estimates it from the image.
+--input file. A joint at (0, 0) (or scored at or below --absent-score-thr)
+is absent: it takes no part in the box and the refiner estimates it from
+the image.
 The output is written atomically: complete, or not there.
 """
 import argparse
