@@ -17,15 +17,22 @@ from ..conftest import REPO_ROOT
 CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
 
 
+def save_model(config: str, path, change=None) -> str:
+    """The model of ``config``, initialised (then ``change(model)``), saved
+    as a local checkpoint at ``path``."""
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    if change is not None:
+        change(model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))
+    return str(path)
+
+
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     """A randomly initialised PoseFix saved locally (no training needed)."""
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(CONFIG).model)
-    model.init_weights()
-    path = str(tmp_path_factory.mktemp('ckpt') / 'posefix.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_model(CONFIG, tmp_path_factory.mktemp('ckpt') / 'posefix.pth')
 
 
 @pytest.fixture(scope='module')
@@ -172,13 +179,11 @@ def test_bad_output_paths_refused_before_work(checkpoint, coco_mini,
 
 
 def test_nan_model_writes_nothing(coco_mini, predictions, tmp_path):
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(CONFIG).model)
-    model.init_weights()
-    for p in model.head.parameters():
-        p.data.fill_(float('nan'))
-    ckpt = str(tmp_path / 'nan.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    def poison(model):
+        for p in model.head.parameters():
+            p.data.fill_(float('nan'))
+
+    ckpt = save_model(CONFIG, tmp_path / 'nan.pth', poison)
     out = tmp_path / 'refined.json'
     with pytest.raises(SystemExit, match='no entry could be refined'):
         run_refine(
@@ -289,12 +294,8 @@ DEMO_CONFIG = osp.join(REPO_ROOT, 'configs',
 def prior_checkpoint(tmp_path_factory):
     """The demo model (input prior, per-joint decision) untrained: its head
     returns the input pose where there is one, so only absent joints move."""
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
-    model.init_weights()
-    path = str(tmp_path_factory.mktemp('ckpt') / 'prior.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_model(DEMO_CONFIG,
+                      tmp_path_factory.mktemp('ckpt') / 'prior.pth')
 
 
 def test_damaged_file_refined_not_below_its_input(prior_checkpoint,
@@ -356,14 +357,10 @@ def test_given_boxes_are_used_and_bad_ones_skipped(checkpoint, coco_mini,
 
 def test_checkpoint_of_another_model_refused(coco_mini, predictions,
                                              tmp_path):
-    from mmpose.registry import MODELS as POSE_MODELS
-    init_default_scope('mmpose')
-    baseline = POSE_MODELS.build(
-        Config.fromfile(
-            osp.join(REPO_ROOT, 'configs', 'baselines',
-                     'td-hm_res18_coco-mini-128x96.py')).model)
-    ckpt = str(tmp_path / 'simplebaseline.pth')
-    torch.save(dict(state_dict=baseline.state_dict(), meta={}), ckpt)
+    ckpt = save_model(
+        osp.join(REPO_ROOT, 'configs', 'baselines',
+                 'td-hm_res18_coco-mini-128x96.py'),
+        tmp_path / 'simplebaseline.pth')
     out = tmp_path / 'refined.json'
     with pytest.raises(SystemExit, match='does not fit the model'):
         run_refine(
