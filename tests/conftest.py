@@ -1,5 +1,6 @@
 import os
 import os.path as osp
+import runpy
 import sys
 
 import pytest
@@ -8,6 +9,15 @@ import posefix_mm  # noqa: F401  (applies the environment fixes first)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(REPO_ROOT, '..', 'shared', 'data')
+
+
+def run_tool(name: str, args: list):
+    """tools/<name>.py in this process, as a shell would call it (sys.argv
+    set); returns what its main() returns."""
+    sys.argv = [f'{name}.py'] + [str(a) for a in args]
+    namespace = runpy.run_path(
+        osp.join(REPO_ROOT, 'tools', f'{name}.py'), run_name=name)
+    return namespace['main'](sys.argv[1:])
 
 
 def _data_dir(env: str, name: str) -> str:

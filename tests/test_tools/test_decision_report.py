@@ -1,7 +1,5 @@
 """tools/decision_report.py: input, refined, oracle and decision AP."""
 import os.path as osp
-import runpy
-import sys
 
 import pytest
 import torch
@@ -9,7 +7,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, run_tool
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_r18_coco-mini-lspet-128x96.py')
@@ -29,15 +27,8 @@ def moving_checkpoint(tmp_path_factory):
     return path
 
 
-def run_report(args):
-    sys.argv = ['decision_report.py'] + [str(a) for a in args]
-    namespace = runpy.run_path(
-        osp.join(REPO_ROOT, 'tools', 'decision_report.py'), run_name='report')
-    return namespace['main'](sys.argv[1:])
-
-
 def test_report_on_blazepose(moving_checkpoint, coco_mini, tmp_path, capsys):
-    report = run_report([
+    report = run_tool('decision_report', [
         CONFIG, moving_checkpoint, '--input',
         osp.join(coco_mini, 'predictions/blazepose_full_val2017.json'),
         '--img-dir',
@@ -58,7 +49,7 @@ def test_report_on_blazepose(moving_checkpoint, coco_mini, tmp_path, capsys):
 
 
 def test_synthetic_inputs_on_held_out_persons(moving_checkpoint, coco_mini):
-    report = run_report([
+    report = run_tool('decision_report', [
         CONFIG, moving_checkpoint, '--synthetic', 'good', '--images', '0:8',
         '--img-dir',
         osp.join(coco_mini, 'train2017'), '--ann',

@@ -2,8 +2,6 @@
 import json
 import os
 import os.path as osp
-import runpy
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, run_tool
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
 
@@ -44,10 +42,7 @@ def predictions(coco_mini):
 
 def run_refine(args):
     """tools/refine.py in this process; returns main()'s AP table."""
-    sys.argv = ['refine.py'] + [str(a) for a in args]
-    namespace = runpy.run_path(
-        osp.join(REPO_ROOT, 'tools', 'refine.py'), run_name='refine')
-    return namespace['main'](sys.argv[1:])
+    return run_tool('refine', args)
 
 
 def common(checkpoint, coco_mini, input_path, out):

@@ -150,7 +150,8 @@ class PoseFixHead(BaseHead):
                 prior + self.prior_eps)
         return logits, x
 
-    def _outputs(self, feats, prior, input_pose, sigmas) -> tuple:
+    def _outputs(self, feats, prior, input_pose,
+                 batch_data_samples: list) -> tuple:
         """Logits and probabilities (B, K, H, W), coordinates (B, K, 2),
         and the decision logits (B, K) when there is a decision."""
         logits, x = self._logits(feats, prior)
@@ -161,6 +162,7 @@ class PoseFixHead(BaseHead):
             raise ValueError('PoseFixHead with a decision needs the input '
                              'pose (input_pose)')
         inputs = self._heatmap_units(input_pose[0])
+        sigmas = self._sigmas(batch_data_samples, coords)
         return logits, probs, coords, self.decision(x, logits, coords,
                                                     inputs, sigmas)
 
@@ -185,10 +187,8 @@ class PoseFixHead(BaseHead):
         """L_H and L_C, and the decision loss when there is a decision
         (which needs ``input_pose``: (B, K, 2) input-image coordinates and
         (B, K) visibility)."""
-        sigmas = None if self.decision is None else self._sigmas(
-            batch_data_samples, feats[-1])
-        logits, _, coords, decision = self._outputs(feats, prior,
-                                                    input_pose, sigmas)
+        logits, _, coords, decision = self._outputs(
+            feats, prior, input_pose, batch_data_samples)
         target = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
         labels = torch.cat(
@@ -204,7 +204,7 @@ class PoseFixHead(BaseHead):
             losses['loss_decision'] = self.decision.loss(
                 decision, coords, self._heatmap_units(input_pose[0]),
                 input_pose[1], labels, weights, crop_person_area((w, h)),
-                sigmas)
+                self._sigmas(batch_data_samples, coords))
         _, acc, _ = keypoint_pck_accuracy(
             pred=to_numpy(coords),
             gt=to_numpy(labels),
@@ -236,15 +236,11 @@ class PoseFixHead(BaseHead):
         if mode not in KEYPOINT_SCORE_MODES:
             raise ValueError(f'test_cfg.keypoint_score must be one of '
                              f'{KEYPOINT_SCORE_MODES}, got {mode!r}')
-        flip = test_cfg.get('flip_test', False)
-        first = feats[0] if flip else feats
-        sigmas = None if self.decision is None else self._sigmas(
-            batch_data_samples, first[-1])
-        if flip:
+        if test_cfg.get('flip_test', False):
             _, probs, coords, decision = self._outputs(
-                feats[0], prior[0], input_pose[0], sigmas)
+                feats[0], prior[0], input_pose[0], batch_data_samples)
             _, probs_f, coords_f, decision_f = self._outputs(
-                feats[1], prior[1], input_pose[1], sigmas)
+                feats[1], prior[1], input_pose[1], batch_data_samples)
             meta = batch_data_samples[0].metainfo
             flip_indices = list(meta['flip_indices'])
             # the image flip x -> W_in - 1 - x, in heatmap units
@@ -257,7 +253,7 @@ class PoseFixHead(BaseHead):
             input_pose = input_pose[0]
         else:
             _, probs, coords, decision = self._outputs(
-                feats, prior, input_pose, sigmas)
+                feats, prior, input_pose, batch_data_samples)
         refine_probs = None
         if decision is not None:
             coords, refine_probs = self._decide(
