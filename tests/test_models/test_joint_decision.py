@@ -141,5 +141,23 @@ def test_decoding_keeps_input_where_the_decision_says(demo_batch):
         assert probs[1] == pytest.approx(0.9526, abs=1e-3)
 
 
-def test_crop_person_area():
-    assert crop_person_area((24, 32)) == pytest.approx(24 * 32 / 1.5625)
+def test_person_area_from_the_pipeline_padding():
+    """The head measures KS in the person box the pipeline cropped: at
+    test time the crop is GetBBoxCenterScale's padding times the box."""
+    from mmpose.datasets.transforms import GetBBoxCenterScale
+    from posefix_mm.datasets.transforms import (PackPoseFixInputs,
+                                                TopdownAffineWithInputPose)
+    img = np.zeros((200, 300, 3), np.uint8)
+    for padding, box in ((1.25, [10, 20, 110, 180]), (1.6, [5, 5, 45, 25])):
+        results = dict(
+            img=img, img_shape=img.shape[:2], bbox=np.array([box], float),
+            input_keypoints=np.full((1, 17, 2), 30, np.float32),
+            input_keypoints_visible=np.ones((1, 17), np.float32),
+            keypoints=np.zeros((1, 17, 2), np.float32),
+            keypoints_visible=np.ones((1, 17), np.float32),
+            sigmas=np.full(17, 0.05))
+        results = GetBBoxCenterScale(padding=padding)(results)
+        results = TopdownAffineWithInputPose(input_size=(96, 128))(results)
+        meta = PackPoseFixInputs()(results)['data_samples'].metainfo
+        assert meta['bbox_padding'] == pytest.approx(padding)
+    assert crop_person_area((24, 32), 1.25) == pytest.approx(24 * 32 / 1.5625)

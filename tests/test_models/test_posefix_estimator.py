@@ -167,28 +167,35 @@ def test_pretrained_backbone_fills_image_channels(small_cfg, tmp_path):
 
 
 def test_gating_keeps_input_unless_near_or_confident():
-    from mmengine.structures import InstanceData
-    from mmpose.structures import PoseDataSample
-    from posefix_mm.models.pose_estimators import gate_joints
+    from mmpose.registry import MODELS
     from posefix_mm.utils.keypoint_similarity import ks_distance
-    sigmas = np.full(4, 0.05)
-    sample = PoseDataSample(
-        metainfo=dict(input_size=(96, 128), sigmas=sigmas))
-    inp = np.array([[[10., 10.], [30., 30.], [50., 50.], [70., 70.]]])
-    sample.gt_instances = InstanceData(
-        input_keypoints=inp, input_keypoints_visible=np.array([[1, 1, 1,
-                                                                0.]]))
-    d_half = ks_distance(0.5, 96 * 128 / 1.25**2, sigmas)[0]
-    moved = inp.copy()
+    head = MODELS.build(
+        dict(
+            type='PoseFixHead',
+            in_channels=8,
+            out_channels=4,
+            skip_channels=None,
+            deconv_channels=8,
+            decoder=dict(
+                type='PoseFixLabel', input_size=(96, 128),
+                heatmap_size=(24, 32))))
+    sigmas = torch.full((4, ), 0.05)
+    area = torch.tensor([[24 * 32 / 1.25**2]])  # heatmap pixels
+    inp = torch.tensor([[[10., 10.], [30., 30.], [50., 50.], [70., 70.]]])
+    visible = torch.tensor([[1, 1, 1, 0.]])
+    d_half = float(ks_distance(0.5, area.item(), sigmas.numpy())[0])
+    moved = inp / 4  # heatmap units (stride 4)
     moved[0, 0, 0] += 0.5 * d_half  # small: trusted
     moved[0, 1, 0] += 2.0 * d_half  # large, not confident: reverted
     moved[0, 2, 0] += 2.0 * d_half  # large but confident: trusted
-    moved[0, 3, 0] += 2.0 * d_half  # invisible input joint: never gated
-    pred = InstanceData(
-        keypoints=moved.copy(),
-        keypoint_peaks=np.array([[0.1, 0.1, 0.9, 0.1]]))
-    gate_joints(pred, sample, ks=0.5, min_peak=0.5)
-    np.testing.assert_array_equal(pred.gated, [[False, True, False, False]])
-    np.testing.assert_allclose(pred.keypoints[0, 1], inp[0, 1])
-    np.testing.assert_allclose(pred.keypoints[0, [0, 2, 3]],
-                               moved[0, [0, 2, 3]])
+    moved[0, 3, 0] += 2.0 * d_half  # absent input joint: never gated
+    peaks = torch.tensor([[0.1, 0.1, 0.9, 0.1]])
+    coords, gated = head._gate(moved.clone(), (inp, visible), peaks, area,
+                               sigmas, ks=0.5, min_peak=0.5)
+    np.testing.assert_array_equal(gated, [[False, True, False, False]])
+    np.testing.assert_allclose(coords[0, 1], inp[0, 1] / 4)
+    np.testing.assert_allclose(coords[0, [0, 2, 3]], moved[0, [0, 2, 3]])
+    # without min_peak only the near joint (and the absent one) is trusted
+    _, gated = head._gate(moved.clone(), (inp, visible), peaks, area, sigmas,
+                          ks=0.5)
+    np.testing.assert_array_equal(gated, [[False, True, True, False]])

@@ -81,14 +81,29 @@ class PackPoseFixInputs(PackPoseInputs):
     """``PackPoseInputs`` that also packs the input pose into
     ``data_sample.gt_instances``: ``input_keypoints`` (N, K, 2) in crop
     coordinates, ``input_keypoints_visible`` (N, K) and, when synthesized,
-    ``synth_error_types`` (N, K); and the keypoint ``sigmas`` into the
-    metainfo (for gating in keypoint-similarity units)."""
+    ``synth_error_types`` (N, K); and into the metainfo the keypoint
+    ``sigmas`` and ``bbox_padding``, how much larger the crop is than the
+    person box (the smaller of its width and height ratios:
+    ``GetBBoxCenterScale``'s padding, times ``RandomBBoxTransform``'s scale
+    in training). The head measures keypoint similarity with them: the
+    person's area in the crop is the crop's over ``bbox_padding`` squared.
+
+    Required Keys: as ``PackPoseInputs``, plus
+
+        - bbox (np.ndarray): (1, 4) the person box, xyxy
+        - input_scale (np.ndarray): (2, ) the crop's size in the image
+        - input_keypoints (np.ndarray): (1, K, 2)
+        - input_keypoints_visible (np.ndarray): (1, K)
+        - sigmas (np.ndarray): (K, )
+
+    Added Keys: bbox_padding (float)
+    """
 
     def __init__(self, meta_keys=None, **kwargs):
         if meta_keys is None:
             default = inspect.signature(
                 PackPoseInputs.__init__).parameters['meta_keys'].default
-            meta_keys = (*default, 'sigmas')
+            meta_keys = (*default, 'sigmas', 'bbox_padding')
         super().__init__(meta_keys=meta_keys, **kwargs)
 
     instance_mapping_table = dict(
@@ -96,3 +111,14 @@ class PackPoseFixInputs(PackPoseInputs):
         input_keypoints='input_keypoints',
         input_keypoints_visible='input_keypoints_visible',
         synth_error_types='synth_error_types')
+
+    def transform(self, results: dict) -> dict:
+        box_size = results['bbox'][0, 2:] - results['bbox'][0, :2]
+        with np.errstate(divide='ignore'):
+            ratios = np.asarray(results['input_scale'], np.float64) / box_size
+        ratios = ratios[np.isfinite(ratios) & (box_size > 0)]
+        if not len(ratios):
+            raise ValueError(f'PackPoseFixInputs: the person box '
+                             f'{results["bbox"][0].tolist()} has no extent')
+        results['bbox_padding'] = float(ratios.min())
+        return super().transform(results)

@@ -1,6 +1,6 @@
 """The learned per-joint decision of PoseFix: keep the input joint or take
 the refined one."""
-from typing import Sequence
+from typing import Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -9,14 +9,13 @@ from torch import Tensor, nn
 
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 
-# the person box inside the crop: the crop is the box padded by 1.25
-_BOX_PADDING = 1.25
-
-
-def crop_person_area(heatmap_size: Sequence[int]) -> float:
-    """The person box area in heatmap pixels: the crop over the padding."""
+def crop_person_area(heatmap_size: Sequence[int],
+                     bbox_padding: Union[float, Tensor]):
+    """The person box area in heatmap pixels: the crop's over the square of
+    ``bbox_padding`` (how much larger the crop is than the box, packed by
+    ``PackPoseFixInputs``; a float, or (B, ) for a batch)."""
     w, h = heatmap_size
-    return w * h / _BOX_PADDING**2
+    return w * h / bbox_padding**2
 
 
 def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
@@ -26,7 +25,8 @@ def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
 
     Args:
         refined, inputs, gt (Tensor): (B, K, 2), one unit (heatmap pixels).
-        area (float): person area in those units.
+        area (float | Tensor): person area in those units (a float, or
+            (B, 1) for a batch).
         sigmas (Tensor): (K, ).
 
     Returns:
@@ -49,16 +49,15 @@ def _sample(maps: Tensor, points: Tensor) -> Tensor:
     return out[..., 0].transpose(1, 2)
 
 
-def _cues(logits: Tensor, refined: Tensor, inputs: Tensor,
-          sigmas: Tensor) -> Tensor:
+def _cues(logits: Tensor, refined: Tensor, inputs: Tensor, sigmas: Tensor,
+          area: Tensor) -> Tensor:
     """(B, K, 6) what the refiner's heatmap says of the input and the
     refined point: the log-probability at each, the peak, the probability
     mass within KS 0.5 of each, and the move log(1 - ln KS(refined,
-    input))."""
+    input)). ``area``: (B, 1) person areas in heatmap pixels."""
     b, k, h, w = logits.shape
     log_probs = logits.flatten(2).log_softmax(-1)
     probs = log_probs.exp()
-    area = crop_person_area((w, h))
     ys, xs = torch.meshgrid(
         torch.arange(h, dtype=logits.dtype, device=logits.device),
         torch.arange(w, dtype=logits.dtype, device=logits.device),
@@ -67,7 +66,8 @@ def _cues(logits: Tensor, refined: Tensor, inputs: Tensor,
 
     def mass_near(points):
         sq = ((grid - points[:, :, None])**2).sum(-1)
-        near = keypoint_similarity(sq, area, sigmas[:, None]) >= 0.5
+        near = keypoint_similarity(sq, area[..., None],
+                                   sigmas[:, None]) >= 0.5
         return (probs * near).sum(-1)
 
     def log_prob_at(points):
@@ -132,7 +132,7 @@ class JointDecision(nn.Module):
         self.loss_weight = loss_weight
 
     def forward(self, feats: Tensor, logits: Tensor, refined: Tensor,
-                inputs: Tensor, sigmas: Tensor) -> Tensor:
+                inputs: Tensor, sigmas: Tensor, area: Tensor) -> Tensor:
         """Decision logits (B, K).
 
         Args:
@@ -141,6 +141,7 @@ class JointDecision(nn.Module):
             refined (Tensor): (B, K, 2) soft-argmax, heatmap pixels.
             inputs (Tensor): (B, K, 2) input joints, heatmap pixels.
             sigmas (Tensor): (K, ) keypoint sigmas.
+            area (Tensor): (B, 1) person areas, heatmap pixels.
         """
         feats, logits, refined = (t.detach() for t in (feats, logits,
                                                        refined))
@@ -149,13 +150,13 @@ class JointDecision(nn.Module):
         x = torch.cat([
             _sample(reduced, inputs),
             _sample(reduced, refined),
-            _cues(logits, refined, inputs, sigmas), joint
+            _cues(logits, refined, inputs, sigmas, area), joint
         ], -1)
         return self.mlp(x)[..., 0]
 
     def loss(self, decision_logits: Tensor, refined: Tensor, inputs: Tensor,
              input_visible: Tensor, gt: Tensor, gt_weights: Tensor,
-             area: float, sigmas: Tensor) -> Tensor:
+             area: Tensor, sigmas: Tensor) -> Tensor:
         """Cost-weighted BCE of the decision logits (B, K); see
         :func:`decision_targets`. All coordinates in heatmap pixels."""
         labels, cost = decision_targets(refined.detach(), inputs, gt, area,

@@ -10,7 +10,9 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
-from ..utils import soft_argmax, unflip_coordinates
+from posefix_mm.utils.keypoint_similarity import keypoint_similarity
+from ..utils import (read_input_pose, render_gaussian_heatmaps, soft_argmax,
+                     unflip_coordinates)
 from .joint_decision import crop_person_area
 
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
@@ -53,7 +55,14 @@ class PoseFixHead(BaseHead):
     decoding, a joint whose probability is below ``test_cfg['decision_thr']``
     (default 0.5; None: always refined) keeps its input point; the
     probabilities come out as ``keypoint_refine_probs`` (1 for absent input
-    joints, which only the refiner can place).
+    joints, which only the refiner can place). With ``test_cfg['gate'] =
+    dict(ks=..., min_peak=...)`` each joint then passes the do-no-harm gate
+    (:meth:`_gate`; ``gated`` marks the joints that kept their input).
+
+    The head reads the input pose from the data samples
+    (``gt_instances.input_keypoints``, packed by ``PackPoseFixInputs``), and
+    measures keypoint similarity with the ``sigmas`` and ``bbox_padding`` of
+    their metainfo.
 
     Args:
         in_channels (int): channels of the last backbone stage.
@@ -63,6 +72,9 @@ class PoseFixHead(BaseHead):
             last, in reverse order). None: no skip connections.
         deconv_channels (int): channels of the upsampling layers. 256.
         input_prior_beta (float, optional): weight of the input prior.
+        prior_eps (float): the prior's floor inside the log.
+        input_pose_sigma (float): Gaussian sigma of the input pose in input
+            pixels (``PoseFixEstimator`` sets its own).
         loss_heatmap (dict): L_H config.
         loss_coord (dict): L_C config.
         decision (dict, optional): a :class:`JointDecision` config;
@@ -77,6 +89,7 @@ class PoseFixHead(BaseHead):
                  deconv_channels: int = 256,
                  input_prior_beta: Optional[float] = None,
                  prior_eps: float = 1e-6,
+                 input_pose_sigma: float = 7.0,
                  loss_heatmap: dict = dict(type='SoftmaxHeatmapCELoss'),
                  loss_coord: dict = dict(
                      type='L1Loss', use_target_weight=True),
@@ -90,6 +103,7 @@ class PoseFixHead(BaseHead):
         self.out_channels = out_channels
         self.input_prior_beta = input_prior_beta
         self.prior_eps = prior_eps
+        self.input_pose_sigma = input_pose_sigma
         self.deconvs = nn.ModuleList([
             _deconv_block(c, deconv_channels)
             for c in (in_channels, deconv_channels, deconv_channels)
@@ -124,15 +138,32 @@ class PoseFixHead(BaseHead):
             nn.init.normal_(self.final_layer.weight, std=0.001)
         nn.init.zeros_(self.final_layer.bias)
 
-    def forward(self, feats: Tuple[Tensor], prior: Optional[Tensor] = None):
+    def forward(self, feats: Tuple[Tensor], batch_data_samples=None):
         """Heatmap logits (B, K, H, W) from the backbone features.
 
         Args:
             feats (tuple[Tensor]): backbone stages, last one deepest.
-            prior (Tensor, optional): (B, K, H, W) input pose at output
-                resolution, required with ``input_prior_beta``.
+            batch_data_samples (list, optional): the samples, whose input
+                pose the input prior is rendered from (required with
+                ``input_prior_beta``).
         """
+        prior = None
+        if self.uses_input_prior:
+            if batch_data_samples is None:
+                raise ValueError('PoseFixHead with input_prior_beta needs '
+                                 'the data samples (their input pose)')
+            prior = self._prior(read_input_pose(batch_data_samples,
+                                                feats[-1]))
         return self._logits(feats, prior)[0]
+
+    def _prior(self, input_pose: Tuple[Tensor, Tensor]) -> Tensor:
+        """The input pose rendered at output resolution (B, K, H, W), at
+        the estimator's input-pose sigma."""
+        kpts, vis = input_pose
+        stride = self.decoder.stride
+        return render_gaussian_heatmaps(
+            self._heatmap_units(kpts), vis, self.decoder.heatmap_size,
+            self.input_pose_sigma / float(stride[0]))
 
     def _logits(self, feats: Tuple[Tensor], prior: Optional[Tensor]):
         """Heatmap logits and the features they come from (B, C, H, W)."""
@@ -142,29 +173,28 @@ class PoseFixHead(BaseHead):
             if self.skips is not None:
                 x = x + self.skips[i](feats[-2 - i])
         logits = self.final_layer(x)
-        if self.uses_input_prior:
-            if prior is None:
-                raise ValueError('PoseFixHead with input_prior_beta needs '
-                                 'the input pose maps (prior)')
+        if prior is not None:
             logits = logits + self.input_prior_beta * torch.log(
                 prior + self.prior_eps)
         return logits, x
 
-    def _outputs(self, feats, prior, input_pose,
-                 batch_data_samples: list) -> tuple:
+    def _outputs(self, feats, batch_data_samples: list,
+                 flip: bool = False) -> tuple:
         """Logits and probabilities (B, K, H, W), coordinates (B, K, 2),
-        and the decision logits (B, K) when there is a decision."""
+        the decision logits (B, K) when there is a decision, and the input
+        pose ((B, K, 2) input-image coordinates, (B, K) visibility).
+        ``flip``: the features are of the mirrored image."""
+        input_pose = read_input_pose(batch_data_samples, feats[-1], flip)
+        prior = self._prior(input_pose) if self.uses_input_prior else None
         logits, x = self._logits(feats, prior)
         coords, probs = soft_argmax(logits)
-        if self.decision is None:
-            return logits, probs, coords, None
-        if input_pose is None:
-            raise ValueError('PoseFixHead with a decision needs the input '
-                             'pose (input_pose)')
-        inputs = self._heatmap_units(input_pose[0])
-        sigmas = self._sigmas(batch_data_samples, coords)
-        return logits, probs, coords, self.decision(x, logits, coords,
-                                                    inputs, sigmas)
+        decision = None
+        if self.decision is not None:
+            decision = self.decision(
+                x, logits, coords, self._heatmap_units(input_pose[0]),
+                self._sigmas(batch_data_samples, coords),
+                self._person_area(batch_data_samples, logits))
+        return logits, probs, coords, decision, input_pose
 
     def _heatmap_units(self, keypoints: Tensor) -> Tensor:
         return keypoints / keypoints.new_tensor(self.decoder.stride)
@@ -173,22 +203,30 @@ class PoseFixHead(BaseHead):
     def _sigmas(batch_data_samples: list, like: Tensor) -> Tensor:
         meta = batch_data_samples[0].metainfo
         if 'sigmas' not in meta:
-            raise KeyError('the per-joint decision needs the keypoint '
-                           'sigmas in the metainfo (PackPoseFixInputs '
-                           'packs them)')
+            raise KeyError('PoseFixHead: the per-joint decision and the '
+                           'gate need the keypoint sigmas in the metainfo '
+                           '(PackPoseFixInputs packs them)')
         return like.new_tensor(meta['sigmas'])
+
+    @staticmethod
+    def _person_area(batch_data_samples: list, logits: Tensor) -> Tensor:
+        """(B, 1) person areas in heatmap pixels (see
+        :func:`crop_person_area`)."""
+        paddings = [d.metainfo.get('bbox_padding') for d in batch_data_samples]
+        if None in paddings:
+            raise KeyError('PoseFixHead: the per-joint decision and the '
+                           'gate need bbox_padding in the metainfo '
+                           '(PackPoseFixInputs packs it)')
+        h, w = logits.shape[-2:]
+        return crop_person_area((w, h), logits.new_tensor(paddings)[:, None])
 
     def loss(self,
              feats: Tuple[Tensor],
              batch_data_samples: list,
-             train_cfg: Optional[dict] = None,
-             prior: Optional[Tensor] = None,
-             input_pose: Optional[Tuple[Tensor, Tensor]] = None) -> dict:
-        """L_H and L_C, and the decision loss when there is a decision
-        (which needs ``input_pose``: (B, K, 2) input-image coordinates and
-        (B, K) visibility)."""
-        logits, _, coords, decision = self._outputs(
-            feats, prior, input_pose, batch_data_samples)
+             train_cfg: Optional[dict] = None) -> dict:
+        """L_H and L_C, and the decision loss when there is a decision."""
+        logits, _, coords, decision, input_pose = self._outputs(
+            feats, batch_data_samples)
         target = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
         labels = torch.cat(
@@ -199,12 +237,13 @@ class PoseFixHead(BaseHead):
         losses = dict(
             loss_heatmap=self.loss_heatmap(logits, target, weights),
             loss_coord=self.loss_coord(coords, labels, weights))
-        h, w = logits.shape[-2:]
         if decision is not None:
             losses['loss_decision'] = self.decision.loss(
                 decision, coords, self._heatmap_units(input_pose[0]),
-                input_pose[1], labels, weights, crop_person_area((w, h)),
+                input_pose[1], labels, weights,
+                self._person_area(batch_data_samples, logits),
                 self._sigmas(batch_data_samples, coords))
+        h, w = logits.shape[-2:]
         _, acc, _ = keypoint_pck_accuracy(
             pred=to_numpy(coords),
             gt=to_numpy(labels),
@@ -218,18 +257,17 @@ class PoseFixHead(BaseHead):
     def predict(self,
                 feats,
                 batch_data_samples: list,
-                test_cfg: Optional[dict] = None,
-                prior=None,
-                input_pose=None) -> List:
+                test_cfg: Optional[dict] = None) -> List:
         """Keypoints in input-image coordinates (before the estimator maps
         them to the image).
 
-        With ``test_cfg['flip_test']``, ``feats``, ``prior`` and
-        ``input_pose`` are pairs (original, flipped input); the flipped
+        With ``test_cfg['flip_test']``, ``feats`` is a pair (of the image,
+        of the mirrored image with the mirrored input pose); the flipped
         prediction is mirrored back, its mirror joints swapped, and averaged
         with the original (coordinates, probabilities, decision logits).
-        With a decision, joints below ``test_cfg['decision_thr']`` keep
-        their input point.
+        Then the input point is kept where ``test_cfg['decision_thr']``
+        says so (with a decision) and where ``test_cfg['gate']`` says so
+        (:meth:`_gate`).
         """
         test_cfg = test_cfg or {}
         mode = test_cfg.get('keypoint_score', 'input')
@@ -237,10 +275,10 @@ class PoseFixHead(BaseHead):
             raise ValueError(f'test_cfg.keypoint_score must be one of '
                              f'{KEYPOINT_SCORE_MODES}, got {mode!r}')
         if test_cfg.get('flip_test', False):
-            _, probs, coords, decision = self._outputs(
-                feats[0], prior[0], input_pose[0], batch_data_samples)
-            _, probs_f, coords_f, decision_f = self._outputs(
-                feats[1], prior[1], input_pose[1], batch_data_samples)
+            logits, probs, coords, decision, input_pose = self._outputs(
+                feats[0], batch_data_samples)
+            _, probs_f, coords_f, decision_f, _ = self._outputs(
+                feats[1], batch_data_samples, flip=True)
             meta = batch_data_samples[0].metainfo
             flip_indices = list(meta['flip_indices'])
             # the image flip x -> W_in - 1 - x, in heatmap units
@@ -250,23 +288,30 @@ class PoseFixHead(BaseHead):
             probs = (probs + probs_f.flip(-1)[:, flip_indices]) / 2
             if decision is not None:
                 decision = (decision + decision_f[:, flip_indices]) / 2
-            input_pose = input_pose[0]
         else:
-            _, probs, coords, decision = self._outputs(
-                feats, prior, input_pose, batch_data_samples)
-        refine_probs = None
+            logits, probs, coords, decision, input_pose = self._outputs(
+                feats, batch_data_samples)
+        peaks = probs.flatten(2).max(-1).values
+        refine_probs = gated = None
         if decision is not None:
             coords, refine_probs = self._decide(
                 coords, decision, input_pose, test_cfg.get('decision_thr',
                                                            0.5))
+        if test_cfg.get('gate'):
+            coords, gated = self._gate(
+                coords, input_pose, peaks,
+                self._person_area(batch_data_samples, logits),
+                self._sigmas(batch_data_samples, coords), **test_cfg['gate'])
         preds = self.decode(coords.unsqueeze(1))
-        peaks = to_numpy(probs.flatten(2).max(-1).values)
+        peaks = to_numpy(peaks)
         for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
             if mode == 'heatmap':
                 pred.keypoint_scores = peak[None].copy()
             if refine_probs is not None:
                 pred.keypoint_refine_probs = refine_probs[i][None]
+            if gated is not None:
+                pred.gated = gated[i][None]
         if test_cfg.get('output_heatmaps', False):
             return preds, [PixelData(heatmaps=p) for p in probs.detach()]
         return preds
@@ -284,3 +329,31 @@ class PoseFixHead(BaseHead):
             keep = (refine_probs < thr)[..., None]
             coords = torch.where(keep, self._heatmap_units(kpts), coords)
         return coords, to_numpy(refine_probs)
+
+    def _gate(self,
+              coords: Tensor,
+              input_pose,
+              peaks: Tensor,
+              area: Tensor,
+              sigmas: Tensor,
+              ks: float = 0.5,
+              min_peak: Optional[float] = None):
+        """Do-no-harm gating: keep the input joint unless the refiner is
+        sure.
+
+        A refined joint replaces its input joint if it stays near it
+        (keypoint similarity to the input joint >= ``ks``: a jitter-sized
+        correction), or if the refiner's softmax peak there is at least
+        ``min_peak``; otherwise the input joint is kept. Absent input
+        joints are never gated. Returns the coordinates (B, K, 2) and the
+        gated joints (B, K) as numpy.
+        """
+        kpts, visible = input_pose
+        kpts = self._heatmap_units(kpts)
+        similarity = keypoint_similarity(((coords - kpts)**2).sum(-1), area,
+                                         sigmas)
+        trusted = similarity >= ks
+        if min_peak is not None:
+            trusted |= peaks >= min_peak
+        gated = (visible > 0) & ~trusted
+        return torch.where(gated[..., None], kpts, coords), to_numpy(gated)

@@ -1,4 +1,4 @@
 from .pose_refiner import PoseRefiner
-from .posefix_estimator import PoseFixEstimator, gate_joints
+from .posefix_estimator import PoseFixEstimator
 
-__all__ = ['PoseFixEstimator', 'PoseRefiner', 'gate_joints']
+__all__ = ['PoseFixEstimator', 'PoseRefiner']

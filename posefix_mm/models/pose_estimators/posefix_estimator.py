@@ -9,9 +9,7 @@ from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from posefix_mm.utils.keypoint_similarity import keypoint_similarity
-from ..heads.joint_decision import crop_person_area
-from ..utils import render_gaussian_heatmaps, unflip_coordinates
+from ..utils import read_input_pose, render_gaussian_heatmaps
 
 
 def load_image_backbone(backbone: torch.nn.Module, path: str) -> None:
@@ -41,37 +39,6 @@ def load_image_backbone(backbone: torch.nn.Module, path: str) -> None:
         raise KeyError(f'{path}: missing {missing}, unexpected {unexpected}')
 
 
-def gate_joints(pred,
-                data_sample,
-                ks: float = 0.5,
-                min_peak: Optional[float] = None) -> None:
-    """Do-no-harm gating: keep the input joint unless the refiner is sure.
-
-    A refined joint replaces its input joint if it stays near it (keypoint
-    similarity to the input joint >= ``ks``: a jitter-sized correction), or
-    if the refiner's softmax peak there is at least ``min_peak``. Otherwise
-    the input joint is kept. KS uses the joint's sigma and the area of the
-    person box inside the crop (the crop over the 1.25 padding, squared).
-    Invisible input joints are never gated. Works in crop coordinates, in
-    place; ``pred.gated`` (1, K) marks the joints that kept their input.
-    """
-    meta = data_sample.metainfo
-    if 'sigmas' not in meta:
-        raise KeyError('gating needs the keypoint sigmas in the metainfo '
-                       '(PackPoseFixInputs packs them)')
-    inp = np.asarray(data_sample.gt_instances.input_keypoints, np.float32)
-    visible = np.asarray(data_sample.gt_instances.input_keypoints_visible) > 0
-    area = crop_person_area(meta['input_size'])
-    sq_dist = ((pred.keypoints - inp)**2).sum(-1)
-    similarity = keypoint_similarity(sq_dist, area, meta['sigmas'])
-    trusted = similarity >= ks
-    if min_peak is not None:
-        trusted |= pred.keypoint_peaks >= min_peak
-    gated = visible & ~trusted
-    pred.keypoints = np.where(gated[..., None], inp, pred.keypoints)
-    pred.gated = gated
-
-
 @MODELS.register_module()
 class PoseFixEstimator(TopdownPoseEstimator):
     """A ``TopdownPoseEstimator`` that also sees the input pose.
@@ -87,11 +54,12 @@ class PoseFixEstimator(TopdownPoseEstimator):
     normalised image (unit scale) the default is 1.
 
     Flip test flips the image *and* the input pose, swapping the mirror
-    joints' channels (MMPose's flip test flips only the image). With
-    ``test_cfg['gate'] = dict(ks=..., min_peak=...)`` each refined joint
-    passes :func:`gate_joints` (do-no-harm gating). Predictions
-    carry the input pose too (``pred_instances.input_keypoints``, image
-    coordinates), so the input can be evaluated next to the refinement.
+    joints' channels (MMPose's flip test flips only the image). The head
+    (``PoseFixHead``) reads the input pose from the data samples too: it
+    renders its input prior at the same sigma (set here) and applies the
+    per-joint decision and gate when decoding. Predictions carry the input
+    pose too (``pred_instances.input_keypoints``, image coordinates), so the
+    input can be evaluated next to the refinement.
 
     Args:
         input_pose_sigma (float): Gaussian sigma in input pixels.
@@ -109,10 +77,20 @@ class PoseFixEstimator(TopdownPoseEstimator):
                  input_pose_scale: float = 1.0,
                  pretrained_backbone: Optional[str] = None,
                  **kwargs):
-        super().__init__(*args, **kwargs)
         if input_pose_sigma <= 0:
             raise ValueError(
                 f'input_pose_sigma must be > 0, got {input_pose_sigma}')
+        head = kwargs.get('head')
+        if head is not None:
+            given = head.get('input_pose_sigma', input_pose_sigma)
+            if given != input_pose_sigma:
+                raise ValueError(
+                    f'head.input_pose_sigma {given} differs from the '
+                    f"estimator's input_pose_sigma {input_pose_sigma}: the "
+                    'head renders its prior as the estimator renders the '
+                    'input; set only the estimator\'s')
+            kwargs['head'] = dict(head, input_pose_sigma=input_pose_sigma)
+        super().__init__(*args, **kwargs)
         if pretrained_backbone is not None and not osp.isfile(
                 pretrained_backbone):
             raise FileNotFoundError(
@@ -126,26 +104,6 @@ class PoseFixEstimator(TopdownPoseEstimator):
         if self.pretrained_backbone is not None:
             load_image_backbone(self.backbone, self.pretrained_backbone)
 
-    def _input_pose(self, inputs: Tensor, data_samples,
-                    flip: bool) -> Tuple[Tensor, Tensor]:
-        """(B, K, 2) crop coordinates and (B, K) visibility of the input
-        pose, mirrored with joints swapped when ``flip``."""
-        kpts = torch.as_tensor(
-            np.stack([d.gt_instances.input_keypoints[0]
-                      for d in data_samples]),
-            dtype=inputs.dtype, device=inputs.device)
-        vis = torch.as_tensor(
-            np.stack([
-                d.gt_instances.input_keypoints_visible[0]
-                for d in data_samples
-            ]),
-            dtype=inputs.dtype, device=inputs.device)
-        if flip:
-            flip_indices = data_samples[0].metainfo['flip_indices']
-            kpts = unflip_coordinates(kpts, flip_indices, inputs.shape[-1])
-            vis = vis[:, list(flip_indices)]
-        return kpts, vis
-
     def extract_feat(self, inputs: Tensor, data_samples=None,
                      flip: bool = False) -> Tuple[Tensor]:
         """Backbone (and neck) features of the image plus input-pose maps.
@@ -154,21 +112,17 @@ class PoseFixEstimator(TopdownPoseEstimator):
         are zero. ``flip``: the pose is mirrored, joints swapped, to go with
         an image the caller has flipped.
         """
-        pose = None if data_samples is None else self._input_pose(
-            inputs, data_samples, flip)
-        return self._backbone_features(inputs, pose)
-
-    def _backbone_features(self, inputs: Tensor,
-                           pose: Optional[Tuple[Tensor, Tensor]]):
         b, c, h, w = inputs.shape
         x = inputs.new_empty((b, c + self.head.out_channels, h, w))
         x[:, :c] = inputs
-        if pose is None:
+        if data_samples is None:
             x[:, c:] = 0
         else:
             # rendered in place into the pose channels: no extra copy
             render_gaussian_heatmaps(
-                *pose, (w, h), self.input_pose_sigma, out=x[:, c:])
+                *read_input_pose(data_samples, inputs, flip), (w, h),
+                self.input_pose_sigma,
+                out=x[:, c:])
             if self.input_pose_scale != 1:
                 x[:, c:] *= self.input_pose_scale
         x = self.backbone(x)
@@ -176,62 +130,28 @@ class PoseFixEstimator(TopdownPoseEstimator):
             x = self.neck(x)
         return x
 
-    def _prior(self, pose: Tuple[Tensor, Tensor]) -> Optional[Tensor]:
-        """The input pose at output resolution, for the head's prior."""
-        if not self.head.uses_input_prior:
-            return None
-        kpts, vis = pose
-        stride = self.head.decoder.stride
-        size = self.head.decoder.heatmap_size
-        return render_gaussian_heatmaps(
-            kpts / kpts.new_tensor(stride), vis, size,
-            self.input_pose_sigma / float(stride[0]))
-
-    def _features(self, inputs: Tensor, data_samples, flip: bool = False):
-        """Backbone features, the head's prior and the input pose ((B, K, 2)
-        input-image coordinates, (B, K) visibility), from one read of the
-        input pose; ``flip``: of the mirrored image and pose."""
-        pose = self._input_pose(inputs, data_samples, flip)
-        if flip:
-            inputs = inputs.flip(-1)
-        return self._backbone_features(inputs, pose), self._prior(pose), pose
-
     def _forward(self, inputs: Tensor, data_samples=None):
-        if data_samples is None:
-            return self.head.forward(self.extract_feat(inputs))
-        return self.head.forward(*self._features(inputs, data_samples)[:2])
+        return self.head.forward(
+            self.extract_feat(inputs, data_samples), data_samples)
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        feats, prior, pose = self._features(inputs, data_samples)
         return self.head.loss(
-            feats,
+            self.extract_feat(inputs, data_samples),
             data_samples,
-            train_cfg=self.train_cfg,
-            prior=prior,
-            input_pose=pose)
+            train_cfg=self.train_cfg)
 
     def predict(self, inputs: Tensor, data_samples):
+        feats = self.extract_feat(inputs, data_samples)
         if self.test_cfg.get('flip_test', False):
-            feats, prior, pose = map(
-                list,
-                zip(
-                    self._features(inputs, data_samples),
-                    self._features(inputs, data_samples, flip=True)))
-        else:
-            feats, prior, pose = self._features(inputs, data_samples)
-        preds = self.head.predict(
-            feats,
-            data_samples,
-            test_cfg=self.test_cfg,
-            prior=prior,
-            input_pose=pose)
+            feats = [
+                feats,
+                self.extract_feat(inputs.flip(-1), data_samples, flip=True)
+            ]
+        preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
         if isinstance(preds, tuple):
             preds, pred_fields = preds
         else:
             pred_fields = None
-        if self.test_cfg.get('gate'):
-            for pred, data_sample in zip(preds, data_samples):
-                gate_joints(pred, data_sample, **self.test_cfg['gate'])
         return self.add_pred_to_datasample(preds, pred_fields, data_samples)
 
     def add_pred_to_datasample(self, batch_pred_instances, batch_pred_fields,

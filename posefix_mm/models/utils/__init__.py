@@ -1,7 +1,7 @@
-from .pose_heatmaps import (flip_input_pose, render_gaussian_heatmaps,
+from .pose_heatmaps import (read_input_pose, render_gaussian_heatmaps,
                             soft_argmax, unflip_coordinates)
 
 __all__ = [
-    'flip_input_pose', 'render_gaussian_heatmaps', 'soft_argmax',
+    'read_input_pose', 'render_gaussian_heatmaps', 'soft_argmax',
     'unflip_coordinates'
 ]

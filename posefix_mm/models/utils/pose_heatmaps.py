@@ -1,8 +1,35 @@
-"""Tensor helpers of PoseFix: render the input pose, soft-argmax, flip."""
+"""Tensor helpers of PoseFix: read and render the input pose, soft-argmax,
+flip."""
 from typing import Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
+
+
+def read_input_pose(data_samples: Sequence,
+                    like: Tensor,
+                    flip: bool = False) -> Tuple[Tensor, Tensor]:
+    """The input pose that ``PackPoseFixInputs`` packed into each sample's
+    ``gt_instances``: (B, K, 2) input-image (crop) coordinates and (B, K)
+    visibility, as tensors of ``like``'s dtype and device.
+
+    ``flip``: the pose as seen in the horizontally mirrored crop (x -> W - 1
+    - x, mirror joints swapped), to go with a flipped image.
+    """
+    kpts = torch.as_tensor(
+        np.stack([d.gt_instances.input_keypoints[0] for d in data_samples]),
+        dtype=like.dtype, device=like.device)
+    vis = torch.as_tensor(
+        np.stack([d.gt_instances.input_keypoints_visible[0]
+                  for d in data_samples]),
+        dtype=like.dtype, device=like.device)
+    if flip:
+        meta = data_samples[0].metainfo
+        flip_indices = list(meta['flip_indices'])
+        kpts = unflip_coordinates(kpts, flip_indices, meta['input_size'][0])
+        vis = vis[:, flip_indices]
+    return kpts, vis
 
 
 def render_gaussian_heatmaps(keypoints: Tensor,
@@ -61,12 +88,6 @@ def soft_argmax(logits: Tensor) -> Tuple[Tensor, Tensor]:
     x = (probs.sum(2) * xs).sum(-1)
     y = (probs.sum(3) * ys).sum(-1)
     return torch.stack([x, y], -1), probs
-
-
-def flip_input_pose(maps: Tensor, flip_indices: Sequence[int]) -> Tensor:
-    """Input-pose maps of the horizontally flipped image: flip and swap the
-    channels of mirror joints (MMPose's flip test flips only the image)."""
-    return maps.flip(-1)[:, list(flip_indices)]
 
 
 def unflip_coordinates(coords: Tensor, flip_indices: Sequence[int],
