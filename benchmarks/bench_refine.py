@@ -19,8 +19,8 @@ from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmpose.registry import DATASETS  # noqa: E402
 
-from posefix_mm.apis import (init_refiner, refine_samples,  # noqa: E402
-                             test_pipeline)
+from posefix_mm.apis import (init_refiner, refine_pipeline,  # noqa: E402
+                             refine_samples)
 from timing import interleaved_medians  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -39,7 +39,7 @@ def main():
     args = parser.parse_args()
     init_default_scope('mmpose')
     model = init_refiner(args.config, None)  # speed does not need weights
-    pipeline = Compose(test_pipeline(model.cfg))
+    pipeline = Compose(refine_pipeline(model.cfg))
     dataset = DATASETS.build(
         dict(
             type='PoseFixResultsDataset',

@@ -38,7 +38,8 @@ from mmpose.registry import DATASETS  # noqa: E402
 from xtcocotools.coco import COCO  # noqa: E402
 
 from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
-                             refine_samples, test_pipeline)
+                             refine_pipeline, refine_samples)
+from posefix_mm.datasets.coco_results import coco_entry  # noqa: E402
 from posefix_mm.datasets.transforms import (  # noqa: E402
     COCO_ERROR_TABLES, SynthesizePoseErrors)
 from posefix_mm.evaluation import coco_keypoint_eval, match  # noqa: E402
@@ -100,15 +101,11 @@ def synthetic_results(ann: str, img_dir: str, kind: str, seed: int,
         if wanted is not None and info['img_id'] not in wanted:
             continue
         info = synth(info)
-        kpts = info['input_keypoints'][0]
-        present = info['input_keypoints_visible'][0][:, None]
-        flat = np.concatenate([kpts * present, present], 1)
+        present = info['input_keypoints_visible'][0]
         results.append(
-            dict(
-                image_id=int(info['img_id']),
-                category_id=1,
-                keypoints=flat.ravel().tolist(),
-                score=1.0))
+            coco_entry(info['img_id'],
+                       info['input_keypoints'][0] * present[:, None],
+                       present))
     return results
 
 
@@ -143,12 +140,7 @@ def oracle(outputs, gt: dict, inputs: list, sigmas):
 
 def as_results(outputs, keypoints) -> list:
     return [
-        dict(
-            image_id=int(o.info['img_id']),
-            category_id=1,
-            keypoints=np.concatenate([k, np.ones((len(k), 1))],
-                                     1).ravel().tolist(),
-            score=float(o.info['bbox_score'][0]))
+        coco_entry(o.info['img_id'], k, score=o.info['bbox_score'][0])
         for o, k in zip(outputs, keypoints)
     ]
 
@@ -183,7 +175,7 @@ def main(argv=None):
         raise SystemExit('error: the model has no per-joint decision')
     outputs, _ = refine_samples(
         model, (dataset.get_data_info(i) for i in range(len(dataset))),
-        Compose(test_pipeline(model.cfg)), args.batch_size,
+        Compose(refine_pipeline(model.cfg)), args.batch_size,
         total=len(dataset))
     outputs.sort(key=lambda o: o.info['id'])
     coco = COCO(args.ann)

@@ -20,6 +20,7 @@ the image.
 The output is written atomically: complete, or not there.
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -36,13 +37,14 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmpose.registry import DATASETS  # noqa: E402
 
 from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
-                             input_results, refine_samples, test_pipeline,
+                             input_results, refine_pipeline, refine_samples,
                              to_coco_results)
 from posefix_mm.datasets import ResultsFormatError  # noqa: E402
 from posefix_mm.evaluation import (coco_keypoint_eval,  # noqa: E402
                                    format_ap_table)
 from posefix_mm.utils import CheckpointError  # noqa: E402
-from posefix_mm.visualization import side_by_side  # noqa: E402
+from posefix_mm.evaluation.error_analysis import match, oks  # noqa: E402
+from posefix_mm.visualization import person_panels  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -57,7 +59,10 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--no-flip', action='store_true', help='no flip test')
-    parser.add_argument('--vis-dir', help='write input | refined pictures')
+    parser.add_argument(
+        '--vis-dir',
+        help='write a picture per person, input | refined (with --ann: the '
+        'ground truth, the OKS change, largest changes first)')
     parser.add_argument(
         '--strict',
         action='store_true',
@@ -130,19 +135,64 @@ def check_outputs(args) -> None:
         _writable_folder(osp.abspath(args.vis_dir), '--vis-dir')
 
 
-def write_pictures(outputs, vis_dir, skeleton) -> int:
-    by_image = defaultdict(list)
+def _visualizer(dataset_meta):
+    from mmpose.visualization import PoseLocalVisualizer
+    visualizer = PoseLocalVisualizer(
+        name=f'refine-pictures-{id(dataset_meta)}', radius=3, line_width=2)
+    visualizer.set_dataset_meta(dataset_meta)
+    return visualizer
+
+
+def write_pictures(outputs, vis_dir, dataset_meta, gt=None) -> int:
+    """One picture per refined person (:func:`person_panels`): input |
+    refined on a crop around them. With ground truth (``gt``, COCO
+    annotations), the matched person is drawn too, the title says the
+    person's OKS before -> after, and the files are named so that sorting
+    by name lists the largest changes first (``0000_loss0.214_...``,
+    ``0001_gain0.180_...``; persons matched to nobody come last)."""
+    pictures = {}
     for o in outputs:
-        by_image[o.info['img_path']].append(
-            (o.info['input_keypoints'][0], o.keypoints))
+        stem = osp.splitext(osp.basename(o.info['img_path']))[0]
+        pictures[o.info['id']] = dict(
+            output=o, key=0., name=f'{stem}_{o.info["id"]}', person=None,
+            title=f'{stem}: input | refined')
+    if gt is not None:
+        sigmas = dataset_meta['sigmas']
+        # input_results lists the outputs by id
+        ids = sorted(pictures)
+        matched = match(gt, input_results(outputs), sigmas)
+        for index, image_id, person, before in matched['pairs']:
+            picture = pictures[ids[index]]
+            target = matched['persons'][image_id][person]
+            after = oks(picture['output'].keypoints, target, sigmas)
+            change = after - before
+            kind = 'gain' if change > 0 else 'loss' if change < 0 else 'same'
+            picture.update(
+                key=-abs(change),
+                name=f'{kind}{abs(change):.3f}_{picture["name"]}',
+                person=target,
+                title=f'{picture["title"].split(":")[0]}: OKS {before:.3f} '
+                f'-> {after:.3f} ({change:+.3f})')
+        for picture in pictures.values():
+            if picture['person'] is None:
+                picture.update(
+                    key=1., name=f'unmatched_{picture["name"]}',
+                    title=picture['title'] + ' (no ground truth matched)')
+    visualizer = _visualizer(dataset_meta)
     os.makedirs(vis_dir, exist_ok=True)
-    for path, poses in by_image.items():
-        img = cv2.imread(path)
-        picture = side_by_side(img, [p[0] for p in poses],
-                               [p[1] for p in poses], skeleton)
-        name = osp.splitext(osp.basename(path))[0] + '.png'
-        cv2.imwrite(osp.join(vis_dir, name), picture)
-    return len(by_image)
+    ordered = sorted(pictures.values(), key=lambda p: (p['key'], p['name']))
+    for rank, picture in enumerate(ordered):
+        o, person = picture['output'], picture['person']
+        image = cv2.imread(o.info['img_path'])[..., ::-1]
+        drawn = person_panels(
+            visualizer, image, o.info['input_keypoints'][0], o.keypoints,
+            o.info['input_keypoints_visible'][0] > 0,
+            None if person is None else person['keypoints'],
+            None if person is None else person['visible'], picture['title'])
+        cv2.imwrite(
+            osp.join(vis_dir, f'{rank:04d}_{picture["name"]}.jpg'),
+            drawn[..., ::-1])
+    return len(ordered)
 
 
 def main(argv=None):
@@ -183,7 +233,7 @@ def main(argv=None):
                              not args.no_flip)
     except CheckpointError as e:
         raise SystemExit(f'error: {e}')
-    pipeline = Compose(test_pipeline(model.cfg))
+    pipeline = Compose(refine_pipeline(model.cfg))
     outputs, unreadable = refine_samples(
         model, (dataset.get_data_info(i) for i in range(len(dataset))),
         pipeline, args.batch_size, total=len(dataset))
@@ -195,10 +245,15 @@ def main(argv=None):
     dump_json_atomic(refined, args.out)
     total = len(dataset) + sum(dataset.skipped.values())
     print(f'refined {len(refined)} of {total} entries -> {args.out}')
+    gt = None
+    if args.ann:
+        with open(args.ann) as f:
+            gt = json.load(f)
     if args.vis_dir:
-        n = write_pictures(outputs, args.vis_dir,
-                           model.dataset_meta['skeleton_links'])
-        print(f'{n} pictures (input | refined) -> {args.vis_dir}')
+        n = write_pictures(outputs, args.vis_dir, model.dataset_meta, gt)
+        print(f'{n} pictures, a person each (input | refined'
+              f'{", largest OKS changes first" if gt else ""}) -> '
+              f'{args.vis_dir}')
     if args.ann:
         from xtcocotools.coco import COCO
         coco = COCO(args.ann)

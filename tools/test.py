@@ -85,15 +85,19 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = Runner.from_cfg(cfg)
-    if args.checkpoint:
-        # MMEngine loads non-strictly, with warnings: another model's
-        # checkpoint, or a file that is none, must stop the run
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        try:
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    try:
+        if args.checkpoint:
+            # MMEngine loads non-strictly, with warnings: another model's
+            # checkpoint, or a file that is none, must stop the run
             load_weights(model, args.checkpoint, 'CHECKPOINT')
-        except (CheckpointError, FileNotFoundError) as e:
-            raise SystemExit(f'error: {e}')
+        else:
+            # a config that names its own checkpoints (PoseRefiner) loads
+            # them where MMEngine models load pretrained weights
+            model.init_weights()
+    except (CheckpointError, FileNotFoundError) as e:
+        raise SystemExit(f'error: {e}')
     if args.out:
         runner.register_hook(SaveMetricHook(args.out), 'LOWEST')
     runner.test()

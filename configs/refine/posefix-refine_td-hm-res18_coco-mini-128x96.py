@@ -6,7 +6,8 @@
 #     --cfg-options model.pose_checkpoint=BASE.pth \
 #                   model.refiner_checkpoint=POSEFIX.pth
 # Any MMPose model works the same way: another base config, top-down with
-# its boxes or bottom-up on the whole image.
+# its boxes or bottom-up on the whole image, and its test pipeline with
+# KeepFullImage after LoadImage and 'full_img' in PackPoseInputs' meta_keys.
 _base_ = ['../baselines/td-hm_res18_coco-mini-128x96.py']
 
 # model settings: the composed model replaces the base model
@@ -17,6 +18,22 @@ model = dict(
     pose_checkpoint=None,
     refiner='configs/posefix_r18_coco-mini-128x96.py',
     refiner_checkpoint=None)
+
+# the base pipeline, keeping the loaded image for PoseFix's own crops
+test_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='KeepFullImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=(96, 128)),
+    dict(
+        type='PackPoseInputs',
+        meta_keys=('id', 'img_id', 'img_path', 'category_id', 'crowd_index',
+                   'ori_shape', 'img_shape', 'input_size', 'input_center',
+                   'input_scale', 'flip', 'flip_direction', 'flip_indices',
+                   'raw_ann_info', 'dataset_name', 'full_img'))
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
 
 # evaluators: the refined poses and the pose model's, side by side, with
 # the keypoint error taxonomy of both

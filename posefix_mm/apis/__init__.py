@@ -1,9 +1,13 @@
+from posefix_mm.models.pose_estimators.pose_refiner import (Refined,
+                                                            pose_samples,
+                                                            refine_pipeline,
+                                                            refine_samples)
 from .refine_inferencer import RefineInferencer
-from .refine_results import (Refined, dump_json_atomic, init_refiner,
-                             input_results, refine_samples, test_pipeline,
+from .refine_results import (dump_json_atomic, init_refiner, input_results,
                              to_coco_results)
 
 __all__ = [
     'RefineInferencer', 'Refined', 'dump_json_atomic', 'init_refiner',
-    'input_results', 'refine_samples', 'test_pipeline', 'to_coco_results'
+    'input_results', 'pose_samples', 'refine_pipeline', 'refine_samples',
+    'to_coco_results'
 ]

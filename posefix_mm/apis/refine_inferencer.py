@@ -1,64 +1,86 @@
-"""PoseFix after any MMPose 2D model: ``RefineInferencer``."""
-import os
+"""PoseFix after any MMPose 2D model, as an MMPose inferencer."""
+import logging
 import os.path as osp
-from typing import Iterator, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
-import mmcv
 import numpy as np
+import torch
 from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+from mmpose.apis.inference import dataset_meta_from_config
+from mmpose.apis.inferencers import Pose2DInferencer
+from mmpose.apis.inferencers.base_mmpose_inferencer import \
+    BaseMMPoseInferencer
+from mmpose.registry import INFERENCERS
+from mmpose.structures import PoseDataSample
 
-from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
-from posefix_mm.utils import load_weights
-from posefix_mm.visualization import side_by_side
-from .refine_results import (as_bgr, init_refiner, read_image,
-                             refine_samples, test_pipeline)
+from posefix_mm.models.pose_estimators.pose_refiner import (pose_samples,
+                                                            read_image,
+                                                            refine_pipeline,
+                                                            refine_samples)
+from posefix_mm.utils import apply_checkpoint, read_checkpoint
+from posefix_mm.visualization import draw_refinement
+from .refine_results import as_bgr, dump_json_atomic, init_refiner
 
 
-def _local_file(path: Optional[str], what: str) -> None:
+def _local_file(path: Optional[str], what: str, kind: str) -> None:
     if path is not None and not osp.isfile(path):
         raise FileNotFoundError(
-            f'{what}: no local file {path} (posefix_mm never downloads '
-            'weights or configs; pass local paths)')
+            f'{what}: {path!r} is not a local {kind} file (posefix_mm never '
+            'downloads configs or weights, so model aliases and names of '
+            "MMPose's model zoo do not work: pass local paths)")
 
 
-VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
+class _LocalPose2DInferencer(Pose2DInferencer):
+    """MMPose's 2D inferencer, loading its checkpoint strictly (MMPose
+    loads non-strictly, with warnings: another model's checkpoint must be
+    an error)."""
+
+    def _load_weights_to_model(self, model, checkpoint, cfg):
+        if checkpoint is None:
+            return super()._load_weights_to_model(model, None, cfg)
+        meta = apply_checkpoint(model, checkpoint, self._weights,
+                                'pose2d_weights').get('meta', {})
+        model.dataset_meta = meta.get('dataset_meta') or \
+            dataset_meta_from_config(cfg, dataset_mode='train')
+
+    def __init__(self, model, weights, *args, **kwargs):
+        self._weights = weights
+        if weights is not None:
+            read_checkpoint(weights, 'pose2d_weights')  # a clear error
+        super().__init__(model, weights, *args, **kwargs)
 
 
-def _check_input(item) -> None:
-    """Refuse, before any work, what this inferencer cannot take yet."""
-    if isinstance(item, np.ndarray):
-        if not (item.ndim == 2
-                or item.ndim == 3 and item.shape[-1] in (1, 3, 4)):
-            raise ValueError('RefineInferencer: an image array must be (H, W)'
-                             f' or (H, W, 1|3|4), got {item.shape}')
-        return
-    if not isinstance(item, str):
-        raise TypeError('RefineInferencer: inputs are image paths or arrays, '
-                        f'got {type(item).__name__}')
-    if item == 'webcam' or osp.isdir(item) or item.lower().endswith(
-            VIDEO_EXTENSIONS):
-        raise ValueError(f'RefineInferencer: {item!r}: folders, videos and '
-                         'the webcam are not supported yet; pass image '
-                         'paths or arrays')
-    if not osp.isfile(item):
-        raise FileNotFoundError(f'RefineInferencer: no image file {item}')
+@INFERENCERS.register_module(name='pose-refinement')
+@INFERENCERS.register_module()
+class RefineInferencer(BaseMMPoseInferencer):
+    """An MMPose 2D model (with or without an mmdet person detector)
+    followed by PoseFix, as MMPose's ``Pose3DInferencer`` chains a 2D model
+    and a lifter.
 
+    It takes what ``MMPoseInferencer`` takes: an image path or array, a
+    list of them, a folder, a video file, ``'webcam'``; and its call options
+    (``return_vis``, ``show``, ``wait_time``, ``draw_bbox``, ``kpt_thr``,
+    ``radius``, ``thickness``, ``vis_out_dir``, ``pred_out_dir``,
+    ``out_dir``, ``return_datasamples``, ``bbox_thr``, ``nms_thr``,
+    ``bboxes``). Each result holds ``predictions`` (the refined poses, in
+    ``MMPoseInferencer``'s structure: a list with one list of instance dicts
+    ``keypoints``, ``keypoint_scores``, ``bbox``, ``bbox_score``, plus
+    ``keypoint_refine_probs`` when the refiner has a per-joint decision:
+    the probability that each refined joint beats the 2D model's) and
+    ``input_predictions`` (the 2D model's), all plain JSON types.
+    Keypoint scores stay the 2D model's. ``pred_out_dir`` and
+    ``vis_out_dir`` hold the refined results, named after the input file
+    (a video gives one JSON of frames and a video). The pictures show the
+    refined poses, and where a joint moved, an arrow from the 2D model's
+    point.
 
-class RefineInferencer:
-    """Run an MMPose 2D model (with or without an mmdet person detector) and
-    refine its poses with PoseFix, as MMPose's ``Pose3DInferencer`` chains a
-    2D model and a lifter.
-
-    Calling it on images yields, per image, a dict with ``predictions``
-    (the refined poses, in ``MMPoseInferencer``'s structure: a list with
-    one list of instance dicts ``keypoints``, ``keypoint_scores``, ``bbox``,
-    ``bbox_score``, and with a per-joint decision ``keypoint_refine_probs``:
-    the refiner's probability that each refined joint beats the 2D model's)
-    and ``input_predictions`` (the 2D model's, the same
-    structure). Keypoint scores stay those of the 2D model.
-
-    Fully offline: every config and weight is a local file, checked when the
-    inferencer is built; a missing path is an error, never a download.
+    Fully offline: every config and weight is a local file, checked when
+    the inferencer is built; a missing path or a model alias is an error,
+    never a download.
 
     Args:
         pose2d (str): local config of the 2D pose model.
@@ -71,6 +93,8 @@ class RefineInferencer:
         det_weights (str, optional): local mmdet checkpoint.
         det_cat_ids (int | Sequence[int], optional): person category ids.
         device (str, optional): ``'cpu'``, ``'cuda'``, ... (MMPose's default).
+        scope (str): the registry scope. ``'mmpose'``.
+        show_progress (bool): a progress bar over the inputs.
         flip (bool): PoseFix flip test. Default True.
         absent_score_thr (float, optional): joints the 2D model scores at or
             below this are absent: PoseFix estimates them from the image
@@ -78,140 +102,291 @@ class RefineInferencer:
             Default None: only joints at (0, 0).
     """
 
+    preprocess_kwargs: set = {'bbox_thr', 'nms_thr', 'bboxes'}
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {
+        'return_vis', 'show', 'wait_time', 'draw_bbox', 'radius',
+        'thickness', 'kpt_thr', 'vis_out_dir', 'black_background'
+    }
+    postprocess_kwargs: set = {'pred_out_dir', 'return_datasample'}
+
     def __init__(self,
                  pose2d: str,
                  pose2d_weights: Optional[str] = None,
-                 refiner: str = None,
+                 refiner: Optional[str] = None,
                  refiner_weights: Optional[str] = None,
                  det_model: Optional[str] = None,
                  det_weights: Optional[str] = None,
                  det_cat_ids: Optional[Union[int, Sequence[int]]] = None,
                  device: Optional[str] = None,
+                 scope: str = 'mmpose',
+                 show_progress: bool = False,
                  flip: bool = True,
                  absent_score_thr: Optional[float] = None):
-        from mmpose.apis import MMPoseInferencer
         if refiner is None:
             raise ValueError('refiner: a local PoseFix config is required')
-        _local_file(pose2d, 'pose2d')
-        _local_file(pose2d_weights, 'pose2d_weights')
-        _local_file(refiner, 'refiner')
-        _local_file(refiner_weights, 'refiner_weights')
+        _local_file(pose2d, 'pose2d', 'config')
+        _local_file(pose2d_weights, 'pose2d_weights', 'checkpoint')
+        _local_file(refiner, 'refiner', 'config')
+        _local_file(refiner_weights, 'refiner_weights', 'checkpoint')
         det_model = det_model or 'whole_image'
-        if det_model != 'whole_image':
-            _local_file(det_model, 'det_model')
+        if det_model not in ('whole_image', 'whole-image'):
+            _local_file(det_model, 'det_model', 'config')
             if det_weights is None:
                 raise ValueError('det_weights: a local checkpoint is needed '
                                  f'with det_model {det_model}')
-            _local_file(det_weights, 'det_weights')
-        self.pose2d = MMPoseInferencer(
-            pose2d=pose2d,
-            pose2d_weights=pose2d_weights,
-            det_model=det_model,
-            det_weights=det_weights,
-            det_cat_ids=det_cat_ids,
+            _local_file(det_weights, 'det_weights', 'checkpoint')
+        self._flip = flip
+        init_default_scope(scope)
+        super().__init__(
+            model=refiner,
+            weights=refiner_weights,
             device=device,
-            show_progress=False)
-        if pose2d_weights is not None:
-            # MMPose loads non-strictly, with warnings; another model's
-            # checkpoint must be an error
-            load_weights(self.pose2d.inferencer.model, pose2d_weights,
-                         'pose2d_weights')
-        self.refiner = init_refiner(refiner, refiner_weights,
-                                    device or 'cpu', flip)
-        self.pipeline = Compose(test_pipeline(self.refiner.cfg))
-        self.meta = self.refiner.dataset_meta
+            scope=scope,
+            show_progress=show_progress)
+        self.pose2d_model = _LocalPose2DInferencer(pose2d, pose2d_weights,
+                                                   device, scope, det_model,
+                                                   det_weights, det_cat_ids)
+        self.visualizer.set_dataset_meta(self.model.dataset_meta)
         self.absent_score_thr = absent_score_thr
+        self._video_input = False
+        self._buffer = {}
 
-    def _samples(self, img: np.ndarray, instances: list) -> list:
-        """PoseFix inputs of one image's 2D poses (as PoseFixResultsDataset
-        makes them from a results file, the box from the keypoints); an
-        instance without a present joint is left out (kept unrefined)."""
-        samples = []
-        for i, inst in enumerate(instances):
-            try:
-                samples.append(
-                    input_pose_sample(
-                        np.asarray(inst['keypoints'])[:, :2],
-                        inst['keypoint_scores'],
-                        inst.get('bbox_score', 1.),
-                        box_source='keypoints',
-                        absent_score_thr=self.absent_score_thr,
-                        id=i,
-                        img_id=0,
-                        img=img,
-                        img_path=None,
-                        flip_indices=self.meta['flip_indices'],
-                        sigmas=self.meta['sigmas']))
-            except UnusableEntry:
-                continue
-        return samples
+    def _init_model(self, cfg: Config, weights: Optional[str], device: str):
+        # strict, weights-only loading (see init_refiner)
+        return init_refiner(cfg, weights, device, self._flip).eval()
 
-    def __call__(self,
-                 inputs,
-                 vis_out_dir: Optional[str] = None,
-                 batch_size: int = 32,
-                 **kwargs) -> Iterator[dict]:
-        """Refine the poses of each image.
+    def _init_pipeline(self, cfg: Config) -> Compose:
+        return Compose(refine_pipeline(cfg))
 
-        Args:
-            inputs: an image path, an image array (BGR), or a list of them.
-            vis_out_dir (str, optional): write ``input | refined`` pictures.
-            batch_size (int): PoseFix batch size.
-            **kwargs: passed to ``MMPoseInferencer.__call__``.
-        """
-        if isinstance(inputs, (str, np.ndarray)):
-            inputs = [inputs]
-        inputs = list(inputs)
-        for item in inputs:
-            _check_input(item)
-        for index, item in enumerate(inputs):
-            img = self._image(item)
-            base = next(self.pose2d(img, **kwargs))['predictions'][0]
-            outputs, skipped = refine_samples(
-                self.refiner, self._samples(img, base), self.pipeline,
-                batch_size, progress=False)
-            if skipped:
-                raise RuntimeError(f'could not refine image {index}: '
-                                   f'{dict(skipped)}')
-            by_id = {o.info['id']: o for o in outputs}
-            refined = [
-                self._refined_instance(inst, by_id.get(i))
-                for i, inst in enumerate(base)
-            ]
+    def __call__(self, inputs, *args, **kwargs):
+        """Refine the poses of each input; see the class docstring. Inputs
+        are checked before any work."""
+        self._check_inputs(inputs)
+        yield from super().__call__(inputs, *args, **kwargs)
+
+    @staticmethod
+    def _check_inputs(inputs) -> None:
+        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        for item in items:
+            if isinstance(item, np.ndarray):
+                if not (item.ndim == 2 or item.ndim == 3
+                        and item.shape[-1] in (1, 3, 4)):
+                    raise ValueError('RefineInferencer: an image array must '
+                                     'be (H, W) or (H, W, 1|3|4), got '
+                                     f'{item.shape}')
+            elif not isinstance(item, str):
+                raise TypeError('RefineInferencer: inputs are paths, arrays '
+                                f"or 'webcam', got {type(item).__name__}")
+            elif item.lower().startswith('webcam'):
+                if item is not inputs:
+                    raise ValueError("RefineInferencer: 'webcam' cannot be "
+                                     'part of a list')
+            elif not osp.exists(item):
+                raise FileNotFoundError(f'RefineInferencer: no file or '
+                                        f'folder {item}')
+            elif isinstance(inputs, (list, tuple)) and osp.isdir(item):
+                raise ValueError(f'RefineInferencer: {item} is a folder; '
+                                 'pass a folder alone, not in a list')
+
+    def preprocess(self, inputs, batch_size: int = 1, bboxes=None,
+                   **kwargs):
+        """Per input: the 2D model's poses and PoseFix's samples of them.
+        ``batch_size`` is MMPose's (one image at a time); PoseFix refines
+        all poses of an image in one batch."""
+        for i, item in enumerate(inputs):
+            yield self.preprocess_single(
+                item, i, bboxes=bboxes[i] if bboxes else [], **kwargs), [item]
+
+    def preprocess_single(self,
+                          input,
+                          index: int,
+                          bbox_thr: float = 0.3,
+                          nms_thr: float = 0.3,
+                          bboxes=()):
+        if isinstance(input, str):
+            img = read_image(input)
+            if img is None:
+                raise ValueError(f'RefineInferencer: cannot read image '
+                                 f'{input} (empty, damaged, not an image, '
+                                 "or beyond OpenCV's pixel limit)")
+            name = input
+        else:
+            img = as_bgr(input)
+            name = (f'{self.video_info["name"]}' if self._video_input else
+                    f'{index:06d}.jpg')
+        pose2d = next(
+            self.pose2d_model(
+                img,
+                bbox_thr=bbox_thr,
+                nms_thr=nms_thr,
+                bboxes=[bboxes] if len(bboxes) else [],
+                return_datasamples=True))['predictions'][0]
+        pose2d.set_metainfo(dict(img_path=name))
+        pred = pose2d.pred_instances
+        samples = pose_samples(
+            np.asarray(pred.keypoints, np.float32),
+            np.asarray(pred.keypoint_scores, np.float32),
+            self.model.dataset_meta,
+            self.absent_score_thr,
+            np.asarray(pred.get('bbox_scores', np.ones(len(pred)))),
+            img=img,
+            img_id=index,
+            img_path=name)
+        return dict(img=img, pose2d=pose2d, samples=samples)
+
+    @torch.no_grad()
+    def forward(self, inputs: dict) -> List[PoseDataSample]:
+        """The refined data sample: the 2D model's, with the refined
+        ``keypoints``, the 2D model's as ``input_keypoints`` and, with a
+        decision, ``keypoint_refine_probs`` (0 for a pose left unrefined:
+        one without a present joint)."""
+        pose2d = inputs['pose2d']
+        outputs, skipped = refine_samples(self.model, inputs['samples'],
+                                          self.pipeline, batch_size=32,
+                                          progress=False)
+        if skipped:
+            print_log(f'RefineInferencer: {pose2d.img_path}: kept the 2D '
+                      f'poses of {sum(skipped.values())} instances: '
+                      f'{dict(skipped)}', logger='current',
+                      level=logging.WARNING)
+        pred = pose2d.pred_instances.clone()  # shares the arrays: copy
+        pred.input_keypoints = np.asarray(pred.keypoints, np.float32)
+        keypoints = pred.input_keypoints.copy()
+        probs = None
+        for output in outputs:
+            i = output.info['instance_index']
+            keypoints[i] = output.keypoints
+            if output.refine_probs is not None:
+                if probs is None:
+                    probs = np.zeros(keypoints.shape[:2], np.float32)
+                probs[i] = output.refine_probs
+        pred.keypoints = keypoints
+        if probs is not None:
+            pred.keypoint_refine_probs = probs
+        refined = PoseDataSample(metainfo=pose2d.metainfo)
+        refined.pred_instances = pred
+        self._buffer['img'] = inputs['img']
+        self._buffer['pose2d'] = pose2d
+        return [refined]
+
+    def visualize(self,
+                  inputs: list,
+                  preds: List[PoseDataSample],
+                  return_vis: bool = False,
+                  show: bool = False,
+                  draw_bbox: bool = False,
+                  wait_time: float = 0,
+                  radius: int = 3,
+                  thickness: int = 1,
+                  kpt_thr: float = 0.3,
+                  vis_out_dir: str = '',
+                  window_name: str = '',
+                  black_background: bool = False) -> List[np.ndarray]:
+        """The image with the refined poses drawn by MMPose's
+        ``PoseLocalVisualizer`` and an arrow from the 2D model's point to
+        each joint that moved."""
+        if not (return_vis or show or vis_out_dir):
+            return []
+        self.visualizer.radius = radius
+        self.visualizer.line_width = thickness
+        results = []
+        for pred in preds:
+            img = self._buffer['img'][..., ::-1]  # RGB
+            if black_background:
+                img = img * 0
+            img_name = osp.basename(pred.metainfo['img_path'])
+            picture = draw_refinement(
+                self.visualizer,
+                img,
+                pred.pred_instances,
+                kpt_thr=kpt_thr,
+                draw_bbox=draw_bbox)
+            if show:
+                self.visualizer.show(
+                    picture,
+                    win_name=window_name or img_name,
+                    wait_time=1e-5 if self._video_input else wait_time)
             if vis_out_dir:
-                self._write_picture(vis_out_dir, item, index, img, base,
-                                    refined)
-            yield dict(predictions=[refined], input_predictions=[base])
+                self.save_visualization(picture, vis_out_dir, img_name)
+            results.append(picture)
+        return results if return_vis else []
 
-    @staticmethod
-    def _image(item) -> np.ndarray:
-        if isinstance(item, np.ndarray):
-            return as_bgr(item)
-        img = read_image(item)
-        if img is None:
-            raise ValueError(f'RefineInferencer: cannot read image {item} '
-                             '(empty, damaged, not an image, or beyond '
-                             "OpenCV's pixel limit)")
-        return img
+    def postprocess(self,
+                    preds: List[PoseDataSample],
+                    visualization: List[np.ndarray],
+                    return_datasample=None,
+                    return_datasamples: bool = False,
+                    pred_out_dir: str = '') -> dict:
+        """MMPose's results, with ``input_predictions`` (the 2D model's) and
+        every value a plain JSON type."""
+        result = super().postprocess(preds, visualization, return_datasample,
+                                     return_datasamples, pred_out_dir='')
+        if return_datasample is not None:
+            return_datasamples = return_datasample
+        pose2d = self._buffer['pose2d']
+        if return_datasamples:
+            result['input_predictions'] = [pose2d]
+        else:
+            result['predictions'] = [
+                instance_dicts(p.pred_instances) for p in preds
+            ]
+            result['input_predictions'] = [
+                instance_dicts(pose2d.pred_instances)
+            ]
+        if pred_out_dir:
+            self._save_predictions(result, preds, pred_out_dir,
+                                   return_datasamples)
+        return result
 
-    @staticmethod
-    def _refined_instance(inst: dict, output) -> dict:
-        """The 2D model's instance with the refined keypoints and, with a
-        per-joint decision, ``keypoint_refine_probs``; unchanged when it
-        could not be refined."""
-        if output is None:
-            return dict(inst)
-        refined = dict(inst, keypoints=output.keypoints.tolist())
-        if output.refine_probs is not None:
-            refined['keypoint_refine_probs'] = output.refine_probs.tolist()
-        return refined
+    def _save_predictions(self, result, preds, pred_out_dir,
+                          as_datasamples: bool) -> None:
+        """The refined predictions, as MMPose saves its own (one JSON per
+        image; a video's frames gathered in one JSON at the end)."""
+        predictions = [instance_dicts(p.pred_instances) for p in preds
+                       ] if as_datasamples else result['predictions']
+        for pred, sample in zip(predictions, preds):
+            if self._video_input:
+                self.video_info['predictions'].append(pred)
+            else:
+                name = osp.splitext(osp.basename(
+                    sample.metainfo['img_path']))[0]
+                dump_json_atomic(
+                    pred, osp.join(pred_out_dir, name + '.json'), indent=2)
 
-    def _write_picture(self, vis_out_dir, item, index, img, base, refined):
-        os.makedirs(vis_out_dir, exist_ok=True)
-        name = osp.splitext(osp.basename(item))[0] if isinstance(
-            item, str) else f'{index:06d}'
-        picture = side_by_side(
-            img, [np.asarray(p['keypoints']) for p in base],
-            [np.asarray(p['keypoints']) for p in refined],
-            self.meta['skeleton_links'])
-        mmcv.imwrite(picture, osp.join(vis_out_dir, name + '.png'))
+    def _finalize_video_processing(self, pred_out_dir: str = ''):
+        if self.video_info['writer'] is not None:
+            self.video_info['writer'].release()
+            print_log(
+                f'the output video has been saved at '
+                f'{self.video_info["output_file"]}',
+                logger='current',
+                level=logging.INFO)
+        if pred_out_dir:
+            name = osp.splitext(osp.basename(self.video_info['name']))[0]
+            dump_json_atomic([
+                dict(frame_id=i, instances=pred)
+                for i, pred in enumerate(self.video_info['predictions'])
+            ],
+                             osp.join(pred_out_dir, name + '.json'),
+                             indent=2)
+
+
+def instance_dicts(instances: InstanceData) -> List[dict]:
+    """MMPose's per-instance dicts (as ``split_instances``), with plain
+    Python numbers only (JSON-serialisable) and the per-joint decision."""
+    results = []
+    for i in range(len(instances.keypoints)):
+        result = dict(
+            keypoints=np.asarray(instances.keypoints[i]).tolist(),
+            keypoint_scores=np.asarray(
+                instances.keypoint_scores[i]).tolist())
+        if 'bboxes' in instances:
+            result['bbox'] = (np.asarray(instances.bboxes[i]).tolist(), )
+            if 'bbox_scores' in instances:
+                result['bbox_score'] = float(instances.bbox_scores[i])
+        if 'keypoint_refine_probs' in instances:
+            result['keypoint_refine_probs'] = np.asarray(
+                instances.keypoint_refine_probs[i]).tolist()
+        results.append(result)
+    return results

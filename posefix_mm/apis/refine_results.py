@@ -1,35 +1,21 @@
-"""Refine any method's results with a PoseFix model: the engine behind
-``tools/refine.py``, ``RefineInferencer`` and ``make demo``."""
+"""Refine any method's results with a PoseFix model: building the refiner
+from its files, and the COCO results it writes. The refinement itself is
+:func:`posefix_mm.models.pose_estimators.pose_refiner.refine_samples`."""
 import json
 import os
 import os.path as osp
 import tempfile
 import warnings
-from collections import Counter
-from typing import Iterable, List, NamedTuple, Optional, Tuple
+from typing import List, Optional
 
 import cv2
-import mmcv
 import numpy as np
-import torch
-from mmcv.transforms import Compose
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from tqdm import tqdm
 
+from posefix_mm.datasets.coco_results import coco_entry
+from posefix_mm.models.heads.posefix_head import KEYPOINT_SCORE_MODES
+from posefix_mm.models.pose_estimators.pose_refiner import Refined
 from posefix_mm.utils import load_weights
-
-KEYPOINT_SCORE_MODES = ('input', 'heatmap')
-
-
-class Refined(NamedTuple):
-    """One refined pose: its sample, keypoints (K, 2) in image coordinates,
-    the refiner's heatmap peaks (K, ), and, with a per-joint decision, the
-    probability that each refined joint beats its input joint (K, )."""
-    info: dict
-    keypoints: np.ndarray
-    peaks: np.ndarray
-    refine_probs: Optional[np.ndarray] = None
 
 
 def init_refiner(config, checkpoint: Optional[str], device: str = 'cpu',
@@ -68,23 +54,6 @@ def init_refiner(config, checkpoint: Optional[str], device: str = 'cpu',
     return model
 
 
-def test_pipeline(cfg: Config) -> list:
-    """The config's evaluation pipeline without error synthesis: the input
-    pose comes from elsewhere."""
-    pipeline = cfg.test_dataloader.dataset.pipeline
-    return [t for t in pipeline if t['type'] != 'SynthesizePoseErrors']
-
-
-def read_image(path: str) -> Optional[np.ndarray]:
-    """An image file as BGR, or None if it cannot be decoded: a missing,
-    empty, truncated or undecodable file, or one beyond OpenCV's pixel
-    limit (a "decompression bomb" header)."""
-    try:
-        return mmcv.imread(path)
-    except (OSError, ValueError, cv2.error):
-        return None
-
-
 def as_bgr(img: np.ndarray) -> np.ndarray:
     """A grayscale (H, W) or (H, W, 1), or a 4-channel BGRA image as
     3-channel BGR, as MMPose's inferencers take them."""
@@ -95,75 +64,12 @@ def as_bgr(img: np.ndarray) -> np.ndarray:
     return img
 
 
-def _read_image(info: dict) -> Optional[np.ndarray]:
-    """The sample's image (BGR), or None if it cannot be read."""
-    if info.get('img') is not None:
-        return info['img']
-    return read_image(info['img_path'])
-
-
-def refine_samples(model,
-                   samples: Iterable[dict],
-                   pipeline: Compose,
-                   batch_size: int = 32,
-                   total: Optional[int] = None,
-                   progress: bool = True) -> Tuple[List[tuple], Counter]:
-    """Run PoseFix on data infos that carry ``input_keypoints`` (image
-    coordinates), in batches.
-
-    A sample whose image cannot be read, or whose refined keypoints are not
-    finite (a broken checkpoint), is skipped and counted, not fatal; any
-    other error is raised.
-
-    Returns:
-        tuple: ``(outputs, skipped)``; outputs are :class:`Refined`,
-        skipped a Counter.
-    """
-    outputs, skipped = [], Counter()
-    batch = []
-
-    def flush():
-        data = model.data_preprocessor(pseudo_collate(
-            [b[1] for b in batch]), False)
-        with torch.no_grad():
-            preds = model.predict(data['inputs'], data['data_samples'])
-        for (info, _), pred in zip(batch, preds):
-            instances = pred.pred_instances
-            if not np.isfinite(instances.keypoints).all():
-                skipped['non-finite refined keypoints'] += 1
-                continue
-            probs = instances.get('keypoint_refine_probs')
-            outputs.append(
-                Refined(info, instances.keypoints[0],
-                        instances.keypoint_scores[0],
-                        None if probs is None else probs[0]))
-        batch.clear()
-
-    for info in tqdm(samples, total=total, desc='refining', unit='pose',
-                     disable=not progress):
-        img = _read_image(info)
-        if img is None:
-            skipped['unreadable image'] += 1
-            continue
-        batch.append((info, pipeline(dict(info, img=img))))
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
-    return outputs, skipped
-
-
 def _coco_entry(info: dict, kpts: np.ndarray, scores,
                 score_factor: float = 1.0, refine_probs=None) -> dict:
-    flat = np.concatenate([kpts, np.asarray(scores)[:, None]], 1)
-    entry = dict(
-        image_id=int(info['img_id']),
-        category_id=int(info['category_id']),
-        keypoints=[float(v) for v in flat.ravel()],
-        score=float(info['bbox_score'][0]) * score_factor)
-    if refine_probs is not None:
-        entry['refine_probs'] = [round(float(p), 4) for p in refine_probs]
-    return entry
+    extra = {} if refine_probs is None else dict(
+        refine_probs=[round(float(p), 4) for p in refine_probs])
+    return coco_entry(info['img_id'], kpts, scores,
+                      float(info['bbox_score'][0]) * score_factor, **extra)
 
 
 def to_coco_results(outputs: List[Refined],

@@ -250,7 +250,7 @@ def input_pose_sample(keypoints: np.ndarray,
     box = input_box(keypoints, present, bbox, box_source, box_extend,
                     min_box_size)
     return dict(
-        category_id=1,
+        category_id=PERSON_CATEGORY,
         bbox=box[None].astype(np.float32),
         bbox_score=np.array([score], np.float32),
         input_keypoints=keypoints[None],
@@ -259,6 +259,32 @@ def input_pose_sample(keypoints: np.ndarray,
         keypoints=np.zeros((1, num_kpt, 2), np.float32),
         keypoints_visible=np.zeros((1, num_kpt), np.float32),
         **fields)
+
+
+def coco_entry(image_id,
+               keypoints: np.ndarray,
+               scores: Optional[np.ndarray] = None,
+               score: float = 1.0,
+               **extra) -> dict:
+    """A COCO keypoint results entry of a person.
+
+    Args:
+        image_id (int): the image.
+        keypoints (np.ndarray): (K, 2) image coordinates.
+        scores (np.ndarray, optional): (K, ) joint scores; default ones.
+        score (float): the instance score.
+        **extra: further fields (e.g. ``refine_probs``).
+    """
+    keypoints = np.asarray(keypoints, np.float64)
+    if scores is None:
+        scores = np.ones(len(keypoints))
+    flat = np.concatenate([keypoints, np.asarray(scores)[:, None]], 1)
+    return dict(
+        image_id=int(image_id),
+        category_id=PERSON_CATEGORY,
+        keypoints=[float(v) for v in flat.ravel()],
+        score=float(score),
+        **extra)
 
 
 def split_keypoints(entry: dict) -> Tuple[np.ndarray, np.ndarray]:

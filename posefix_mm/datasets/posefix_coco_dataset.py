@@ -10,10 +10,8 @@ from mmengine.logging import print_log
 from mmpose.datasets.datasets.body import CocoDataset
 from mmpose.registry import DATASETS
 
-from posefix_mm.utils.keypoint_similarity import \
-    object_keypoint_similarity
-
-MIN_MATCH_OKS = 0.1
+from posefix_mm.utils.keypoint_similarity import (
+    MIN_MATCH_OKS, object_keypoint_similarity)
 #: reasons to leave an annotation out that point at a faulty file
 PROBLEMS = ('with a zero-area or negative box',
             'whose num_keypoints contradicts its keypoints')

@@ -29,13 +29,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from posefix_mm.utils.keypoint_similarity import (ERROR_TYPES, GOOD,
-                                                  INVERSION, JITTER, KS_GOOD,
-                                                  KS_JITTER, MISS, NO_GT,
-                                                  SWAP, keypoint_similarity,
-                                                  object_keypoint_similarity)
+from posefix_mm.utils.keypoint_similarity import (
+    ERROR_TYPES, GOOD, INVERSION, JITTER, KS_GOOD, KS_JITTER, MIN_MATCH_OKS,
+    MISS, NO_GT, SWAP, keypoint_similarity, object_keypoint_similarity)
 
-MIN_MATCH_OKS = 0.1
 
 
 def _persons(gt: dict) -> Dict[int, List[dict]]:

@@ -6,17 +6,9 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmpose.registry import METRICS
 
+from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.utils.keypoint_similarity import ERROR_TYPES
 from .error_analysis import analyze
-
-
-def _coco_result(image_id, kpts: np.ndarray, score: float) -> dict:
-    flat = np.concatenate([kpts, np.ones((len(kpts), 1))], 1)
-    return dict(
-        image_id=int(image_id),
-        category_id=1,
-        keypoints=flat.ravel().tolist(),
-        score=float(score))
 
 
 @METRICS.register_module()
@@ -48,7 +40,7 @@ class PoseErrorMetric(BaseMetric):
             for key in ('keypoints', 'input_keypoints'):
                 if key in pred:
                     record[key] = [
-                        _coco_result(sample['img_id'], kpts, score)
+                        coco_entry(sample['img_id'], kpts, score=score)
                         for kpts, score in zip(np.asarray(pred[key]), scores)
                     ]
             self.results.append(record)

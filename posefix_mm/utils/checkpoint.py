@@ -57,7 +57,14 @@ def load_weights(model: nn.Module,
     Returns:
         dict: the checkpoint (``meta`` and the rest).
     """
-    checkpoint = read_checkpoint(path, what)
+    return apply_checkpoint(model, read_checkpoint(path, what), path, what)
+
+
+def apply_checkpoint(model: nn.Module, checkpoint: dict, path: str,
+                     what: str = 'checkpoint') -> dict:
+    """Load a checkpoint already read (by :func:`read_checkpoint`) into
+    ``model``, strictly, as :func:`load_weights`; ``path`` and ``what``
+    name it in errors."""
     state = checkpoint.get('state_dict', checkpoint)
     state = {
         k[len('module.'):] if k.startswith('module.') else k: v

@@ -16,11 +16,14 @@ Independent fixes, each applied only when the environment needs it
   is still refused.
 * MMEngine's pytorch launcher on a machine without CUDA: no
   ``torch.cuda.set_device``, and gloo in place of nccl.
+* numpy >= 2.3 with MMPose's OpenCV visualizer: ``draw_circles`` gets
+  scalars (it calls ``int()`` on one-element arrays).
 
 Call :func:`apply` before importing torchvision, mmcv.ops, mmpose or mmdet.
 It is idempotent.
 """
 import glob
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -250,6 +253,78 @@ def patch_mmengine_cpu_dist() -> bool:
     return True
 
 
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``callback(module)`` right after the module ``name`` is first
+    imported (the import itself is the usual one), then leaves."""
+
+    def __init__(self, name: str, callback):
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_fix(module):
+            exec_module(module)
+            self.callback(module)
+
+        spec.loader.exec_module = exec_then_fix
+        return spec
+
+
+def _after_import(name: str, callback) -> None:
+    if name in sys.modules:
+        callback(sys.modules[name])
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, callback))
+
+
+def _numpy_refuses_one_element_int() -> bool:
+    import numpy as np
+    try:
+        int(np.array([1]))
+    except TypeError:
+        return True
+    return False
+
+
+def _fix_draw_circles(module) -> None:
+    visualizer = module.OpencvBackendVisualizer
+    draw_circles = visualizer.draw_circles
+
+    def draw_circles_scalar(self, center, radius, *args, **kwargs):
+        import numpy as np
+        center, radius = np.asarray(center), np.asarray(radius)
+        if center.ndim == 2 and len(center) == 1:
+            center = center[0]
+        if radius.size == 1:
+            radius = radius.reshape(())
+        return draw_circles(self, center, radius, *args, **kwargs)
+
+    visualizer.draw_circles = draw_circles_scalar
+
+
+def patch_mmpose_visualizer() -> bool:
+    """numpy >= 2.3 refuses ``int()`` of a one-element array, which
+    MMPose's OpenCV visualizer does for every keypoint it draws (with
+    ``radius=np.array([r])``); its ``draw_circles`` then gets scalars.
+
+    Returns:
+        bool: whether the fix was (or will be, when MMPose's visualizer is
+        imported) installed.
+    """
+    if not _numpy_refuses_one_element_int():
+        return False
+    _after_import('mmpose.visualization.opencv_backend_visualizer',
+                  _fix_draw_circles)
+    return True
+
+
 def apply() -> None:
     """Apply every fix the environment needs; safe to call repeatedly."""
     global _APPLIED
@@ -259,4 +334,5 @@ def apply() -> None:
     patch_mmcv()
     patch_checkpoint_loading()
     patch_mmengine_cpu_dist()
+    patch_mmpose_visualizer()
     _APPLIED = True

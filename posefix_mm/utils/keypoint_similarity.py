@@ -13,6 +13,10 @@ NO_GT = -1
 KS_GOOD = 0.85
 KS_JITTER = 0.5
 
+#: a prediction below this OKS to every person matches none (Ronchi &
+#: Perona's analysis; also how training pairs a real estimator's poses)
+MIN_MATCH_OKS = 0.1
+
 
 def keypoint_similarity(sq_dist, area, sigmas):
     """KS = exp(-d^2 / (2 * area * (2 * sigma)^2)), as in COCO's OKS.

@@ -1,3 +1,3 @@
-from .side_by_side import draw_poses, side_by_side
+from .refine_pictures import draw_refinement, person_panels
 
-__all__ = ['draw_poses', 'side_by_side']
+__all__ = ['draw_refinement', 'person_panels']

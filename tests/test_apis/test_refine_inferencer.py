@@ -1,9 +1,12 @@
 """RefineInferencer end to end on real coco_mini images, fully offline, with
 randomly initialised models saved locally."""
 import glob
+import json
 import os
 import os.path as osp
 
+import cv2
+import mmcv
 import numpy as np
 import pytest
 import torch
@@ -51,17 +54,105 @@ def _check(results, n_images):
             assert np.asarray(r['keypoints']).shape == (17, 2)
             assert r['keypoint_scores'] == b['keypoint_scores']
             assert r['bbox'] == b['bbox']
+        # plain JSON types throughout (MMPose's results hold float32)
+        json.dumps(dict(result, visualization=None), allow_nan=False)
 
 
-def test_whole_image_offline(weights, images, tmp_path):
-    inferencer = RefineInferencer(
+@pytest.fixture(scope='module')
+def inferencer(weights):
+    return RefineInferencer(
         BASE_CONFIG, weights['pose2d'], refiner=REFINER_CONFIG,
         refiner_weights=weights['refiner'], det_model='whole_image',
         device='cpu')
-    results = list(inferencer(images, vis_out_dir=str(tmp_path)))
+
+
+def test_images_pictures_and_predictions_named_after_inputs(
+        inferencer, images, tmp_path):
+    vis, preds = tmp_path / 'vis', tmp_path / 'preds'
+    results = list(
+        inferencer(images, vis_out_dir=str(vis), pred_out_dir=str(preds)))
     _check(results, len(images))
-    pictures = sorted(os.listdir(tmp_path))
-    assert pictures == [osp.basename(p)[:-4] + '.png' for p in images]
+    names = [osp.splitext(osp.basename(p))[0] for p in images]
+    assert sorted(os.listdir(vis)) == sorted(n + '.jpg' for n in names)
+    assert sorted(os.listdir(preds)) == sorted(n + '.json' for n in names)
+    for path, name, result in zip(images, names, results):
+        saved = json.loads((preds / f'{name}.json').read_text())
+        assert saved == json.loads(json.dumps(result['predictions'][0]))
+        picture = cv2.imread(str(vis / f'{name}.jpg'))
+        assert picture.shape == cv2.imread(path).shape
+
+
+def test_refined_differ_from_input_where_the_refiner_moves(inferencer,
+                                                          images):
+    [result] = list(inferencer(images[:1]))
+    refined = np.array([p['keypoints'] for p in result['predictions'][0]])
+    base = np.array(
+        [p['keypoints'] for p in result['input_predictions'][0]])
+    # an untrained refiner without input prior moves every joint
+    assert np.abs(refined - base).max() > 1
+
+
+def test_folder(inferencer, images, tmp_path):
+    folder = tmp_path / 'folder'
+    folder.mkdir()
+    for path in images:
+        os.symlink(path, folder / osp.basename(path))
+    (folder / 'notes.txt').write_text('not an image')
+    results = list(inferencer(str(folder), pred_out_dir=str(tmp_path / 'p')))
+    _check(results, len(images))
+    assert len(os.listdir(tmp_path / 'p')) == len(images)
+
+
+def _write_video(path, images, frames=3):
+    first = cv2.imread(images[0])
+    h, w = first.shape[:2]
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*'mp4v'), 5, (w, h))
+    for i in range(frames):
+        writer.write(cv2.resize(cv2.imread(images[i % len(images)]), (w, h)))
+    writer.release()
+
+
+def test_video_in_video_out(inferencer, images, tmp_path):
+    video = tmp_path / 'clip.mp4'
+    _write_video(video, images)
+    vis, preds = tmp_path / 'vis', tmp_path / 'preds'
+    results = list(
+        inferencer(str(video), vis_out_dir=str(vis),
+                   pred_out_dir=str(preds)))
+    _check(results, 3)
+    assert os.listdir(vis) == ['clip.mp4']
+    assert mmcv.VideoReader(str(vis / 'clip.mp4')).frame_cnt == 3
+    saved = json.loads((preds / 'clip.json').read_text())
+    assert [f['frame_id'] for f in saved] == [0, 1, 2]
+    for frame, result in zip(saved, results):
+        assert frame['instances'] == json.loads(
+            json.dumps(result['predictions'][0]))
+
+
+def test_array_return_vis_and_datasamples(inferencer, images):
+    img = cv2.imread(images[0])
+    [result] = list(inferencer(img, return_vis=True))
+    _check([result], 1)
+    [picture] = result['visualization']
+    assert picture.shape == img.shape
+    [result] = list(inferencer(img, return_datasamples=True))
+    [refined] = result['predictions']
+    [base] = result['input_predictions']
+    np.testing.assert_allclose(refined.pred_instances.input_keypoints,
+                               base.pred_instances.keypoints)
+
+
+def test_alias_is_an_error_not_a_download():
+    with pytest.raises(FileNotFoundError,
+                       match="pose2d: 'human' is not a local config"):
+        RefineInferencer('human', refiner=REFINER_CONFIG)
+
+
+def test_webcam_without_camera_yields_nothing(inferencer):
+    if cv2.VideoCapture(0).isOpened():
+        pytest.skip('this machine has a camera')
+    assert list(inferencer('webcam')) == []
 
 
 def test_with_mmdet_detector(weights, images, tmp_path):
@@ -95,13 +186,6 @@ def test_missing_weights_are_errors_not_downloads(weights, field):
         RefineInferencer(**kwargs)
 
 
-@pytest.fixture(scope='module')
-def inferencer(weights):
-    return RefineInferencer(
-        BASE_CONFIG, weights['pose2d'], refiner=REFINER_CONFIG,
-        refiner_weights=weights['refiner'], device='cpu')
-
-
 def test_unreadable_image_named(inferencer, tmp_path):
     empty = tmp_path / 'empty.jpg'
     empty.write_bytes(b'')
@@ -109,13 +193,9 @@ def test_unreadable_image_named(inferencer, tmp_path):
         list(inferencer(str(empty)))
 
 
-@pytest.mark.parametrize('name, item', [
-    ('folder', 'FOLDER'), ('video', 'clip.mp4'), ('webcam', 'webcam')])
-def test_unsupported_inputs_refused_before_work(inferencer, tmp_path, name,
-                                                item):
-    item = str(tmp_path) if item == 'FOLDER' else item
-    with pytest.raises(ValueError, match='not supported yet'):
-        list(inferencer([item]))
+def test_missing_input_refused_before_work(inferencer, images, tmp_path):
+    with pytest.raises(FileNotFoundError, match='no file or folder .*gone'):
+        list(inferencer([images[0], str(tmp_path / 'gone.jpg')]))
 
 
 def test_gray_and_four_channel_arrays(inferencer, images):
@@ -137,3 +217,44 @@ def test_weights_of_another_model_refused(weights):
         RefineInferencer(
             BASE_CONFIG, weights['refiner'], refiner=REFINER_CONFIG,
             refiner_weights=weights['refiner'], device='cpu')
+
+
+def test_command_line_end_to_end(weights, images, tmp_path):
+    from ..conftest import run_tool
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    for path in images:
+        os.symlink(path, folder / osp.basename(path))
+    assert run_tool('refine_inferencer', [
+        folder, '--pose2d', BASE_CONFIG, '--pose2d-weights',
+        weights['pose2d'], '--refiner', REFINER_CONFIG, '--refiner-weights',
+        weights['refiner'], '--device', 'cpu', '--vis-out-dir',
+        tmp_path / 'vis', '--pred-out-dir', tmp_path / 'preds'
+    ]) == 0
+    names = sorted(osp.splitext(osp.basename(p))[0] for p in images)
+    assert sorted(os.listdir(tmp_path / 'vis')) == [n + '.jpg' for n in names]
+    for name in names:
+        saved = json.loads((tmp_path / 'preds' / f'{name}.json').read_text())
+        assert len(saved) >= 1 and len(saved[0]['keypoints']) == 17
+
+
+def test_command_line_alias_refused(weights, images):
+    from ..conftest import run_tool
+    with pytest.raises(SystemExit, match="pose2d: 'human' is not a local"):
+        run_tool('refine_inferencer', [
+            images[0], '--pose2d', 'human', '--refiner', REFINER_CONFIG
+        ])
+
+
+def test_mim_run(weights, images, tmp_path, venv_bin):
+    import subprocess
+    proc = subprocess.run([
+        osp.join(venv_bin, 'mim'), 'run', 'posefix_mm', 'refine_inferencer',
+        images[0], '--pose2d', BASE_CONFIG, '--pose2d-weights',
+        weights['pose2d'], '--refiner', REFINER_CONFIG, '--refiner-weights',
+        weights['refiner'], '--device', 'cpu', '--pred-out-dir',
+        str(tmp_path)
+    ], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    name = osp.splitext(osp.basename(images[0]))[0]
+    assert osp.isfile(tmp_path / f'{name}.json')

@@ -73,6 +73,7 @@ def _identity_refiner_model(pose_model, coco_mini, num_samples):
     torch.manual_seed(0)
     model = MODELS.build(
         dict(cfg.model, pose_model=pose_model, refiner=refiner))
+    model.init_weights()
     model.eval()
     loader = cfg.test_dataloader.dataset
     loader.data_root = coco_mini
@@ -98,6 +99,9 @@ def test_identity_refiner_returns_the_base_poses(coco_mini):
     with torch.no_grad():
         base = model.pose_model.predict(data['inputs'], data['data_samples'])
         base_kpts = [s.pred_instances.keypoints.copy() for s in base]
+        # PoseFix crops the image the pipeline loaded: no second read
+        for sample in data['data_samples']:
+            sample.set_metainfo(dict(img_path='/nowhere/gone.jpg'))
         out = model(data['inputs'], data['data_samples'], 'predict')
     for sample, expected in zip(out, base_kpts):
         pred = sample.pred_instances
@@ -105,14 +109,24 @@ def test_identity_refiner_returns_the_base_poses(coco_mini):
         _assert_identity(pred.keypoints[0], expected[0])
 
 
+def test_pipeline_without_the_full_image_named(coco_mini):
+    pose_model = osp.join(REPO_ROOT, Config.fromfile(CONFIG).model.pose_model)
+    model, data = _identity_refiner_model(pose_model, coco_mini, 1)
+    data['data_samples'][0].set_metainfo(dict(full_img=None))
+    del data['data_samples'][0].full_img
+    with pytest.raises(KeyError, match='KeepFullImage'):
+        model(data['inputs'], data['data_samples'], 'predict')
+
+
 def test_training_is_refused():
     init_default_scope('mmpose')
     cfg = Config.fromfile(CONFIG)
     cfg.model.pose_model = osp.join(REPO_ROOT, cfg.model.pose_model)
     cfg.model.refiner = osp.join(REPO_ROOT, cfg.model.refiner)
+    model = MODELS.build(cfg.model)
     with pytest.warns(UserWarning, match='no pose_checkpoint given: this '
                       'model is UNTRAINED'):
-        model = MODELS.build(cfg.model)
+        model.init_weights()
     with pytest.raises(RuntimeError, match='for testing'):
         model(torch.zeros(1, 3, 128, 96), [], mode='loss')
 
@@ -124,9 +138,10 @@ def test_checkpoint_of_another_model_refused(tmp_path):
     cfg.model.pose_model = osp.join(REPO_ROOT, cfg.model.pose_model)
     cfg.model.refiner = osp.join(REPO_ROOT, cfg.model.refiner)
     base = _save_random(cfg.model.pose_model, str(tmp_path / 'base.pth'))
+    model = MODELS.build(dict(cfg.model, refiner_checkpoint=base))
     with pytest.raises(CheckpointError, match='refiner_checkpoint: .*does '
                        'not fit the model'):
-        MODELS.build(dict(cfg.model, refiner_checkpoint=base))
+        model.init_weights()
 
 
 class TwoPosesPerImage(BaseModule):

@@ -1,12 +1,13 @@
 from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
                            joint_type_probabilities, validate_error_tables)
-from .input_pose_transforms import (PackPoseFixInputs,
+from .input_pose_transforms import (KeepFullImage, PackPoseFixInputs,
                                     RandomFlipWithInputPose,
                                     TopdownAffineWithInputPose)
 from .synthesize_errors import SynthesizePoseErrors
 
 __all__ = [
     'COCO_ERROR_TABLES', 'derive_error_tables', 'joint_type_probabilities',
-    'validate_error_tables', 'PackPoseFixInputs', 'RandomFlipWithInputPose',
-    'TopdownAffineWithInputPose', 'SynthesizePoseErrors'
+    'validate_error_tables', 'KeepFullImage', 'PackPoseFixInputs',
+    'RandomFlipWithInputPose', 'TopdownAffineWithInputPose',
+    'SynthesizePoseErrors'
 ]

@@ -5,11 +5,29 @@ import inspect
 
 import cv2
 import numpy as np
+from mmcv.transforms import BaseTransform
 from mmpose.datasets.transforms import (PackPoseInputs, RandomFlip,
                                         TopdownAffine)
 from mmpose.registry import TRANSFORMS
 from mmpose.structures.keypoint import flip_keypoints
 from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
+
+
+@TRANSFORMS.register_module()
+class KeepFullImage(BaseTransform):
+    """Keep the loaded image under ``full_img`` (no copy), for a model that
+    needs more than the crop: ``PoseRefiner`` refines each pose its pose
+    model predicts in a crop of its own. Put it right after ``LoadImage``
+    and add ``'full_img'`` to ``PackPoseInputs``' ``meta_keys``.
+
+    Required Keys: img
+
+    Added Keys: full_img
+    """
+
+    def transform(self, results: dict) -> dict:
+        results['full_img'] = results['img']
+        return results
 
 
 @TRANSFORMS.register_module()

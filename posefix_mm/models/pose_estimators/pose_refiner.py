@@ -1,44 +1,167 @@
-"""Any MMPose pose model followed by PoseFix, as one model for testing."""
+"""The refine path in one place: PoseFix samples from the poses of any
+method, PoseFix's test pipeline, batched refinement, and ``PoseRefiner``
+(any MMPose pose model followed by PoseFix, as one model).
+
+``tools/refine.py`` (a results file), ``RefineInferencer`` (an MMPose 2D
+inferencer's poses) and ``PoseRefiner`` (a pose model's predictions in a
+test run) all refine through :func:`pose_samples` and
+:func:`refine_samples`.
+"""
 import logging
 import os.path as osp
 import warnings
-from typing import Optional, Union
+from collections import Counter
+from typing import Iterable, List, NamedTuple, Optional, Tuple, Union
 
+import cv2
+import mmcv
 import numpy as np
+import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
+from tqdm import tqdm
 
 from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
 from posefix_mm.utils import load_weights
 
 
-def _model_cfg(model: Union[str, dict]) -> Config:
-    if isinstance(model, str):
-        if not osp.isfile(model):
-            raise FileNotFoundError(f'no config file {model}')
-        return Config.fromfile(model)
-    return Config(dict(model=model))
+class Refined(NamedTuple):
+    """One refined pose: its sample, keypoints (K, 2) in image coordinates,
+    the refiner's heatmap peaks (K, ), and, with a per-joint decision, the
+    probability that each refined joint beats its input joint (K, )."""
+    info: dict
+    keypoints: np.ndarray
+    peaks: np.ndarray
+    refine_probs: Optional[np.ndarray] = None
 
 
-def _build(cfg: Config, checkpoint: Optional[str], what: str):
-    """The model of ``cfg`` with the weights of ``checkpoint``, loaded
-    strictly; without a checkpoint it is untrained, and a warning says so
-    loudly (its results mean nothing)."""
-    model = MODELS.build(cfg.model)
-    if checkpoint is None:
-        model.init_weights()
-        message = (f'PoseRefiner: no {what} given: this model is UNTRAINED '
-                   '(random weights) and its results mean nothing')
-        warnings.warn(message)
-        print_log(message, logger='current', level=logging.WARNING)
-    else:
-        load_weights(model, checkpoint, what)
-    model.cfg = cfg
-    return model
+def refine_pipeline(cfg: Config) -> list:
+    """The config's test pipeline without error synthesis: the input pose
+    comes from elsewhere."""
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    return [t for t in pipeline if t['type'] != 'SynthesizePoseErrors']
+
+
+def read_image(path: str) -> Optional[np.ndarray]:
+    """An image file as BGR, or None if it cannot be decoded: a missing,
+    empty, truncated or undecodable file, or one beyond OpenCV's pixel
+    limit (a "decompression bomb" header)."""
+    try:
+        return mmcv.imread(path)
+    except (OSError, ValueError, cv2.error):
+        return None
+
+
+def pose_samples(keypoints: np.ndarray,
+                 scores: np.ndarray,
+                 meta: dict,
+                 absent_score_thr: Optional[float] = None,
+                 bbox_scores: Optional[np.ndarray] = None,
+                 **fields) -> List[dict]:
+    """PoseFix samples of one image's predicted poses, the box from the
+    keypoints (as the official code refines a results file). A pose
+    without a present joint (see
+    :func:`~posefix_mm.datasets.coco_results.present_joints`) gives no
+    sample: it stays unrefined.
+
+    Args:
+        keypoints (np.ndarray): (N, K, 2) image coordinates.
+        scores (np.ndarray): (N, K) joint scores.
+        meta (dict): PoseFix's dataset meta (``flip_indices``, ``sigmas``).
+        absent_score_thr (float, optional): see ``present_joints``.
+        bbox_scores (np.ndarray, optional): (N, ) instance scores.
+        **fields: added to every sample (``img`` or ``img_path``, ...).
+
+    Returns:
+        list[dict]: the samples; ``instance_index`` says whose each is.
+    """
+    samples = []
+    for i, (kpts, kpt_scores) in enumerate(zip(keypoints, scores)):
+        try:
+            samples.append(
+                input_pose_sample(
+                    kpts,
+                    kpt_scores,
+                    1. if bbox_scores is None else float(bbox_scores[i]),
+                    box_source='keypoints',
+                    absent_score_thr=absent_score_thr,
+                    id=i,
+                    instance_index=i,
+                    flip_indices=meta['flip_indices'],
+                    sigmas=meta['sigmas'],
+                    **fields))
+        except UnusableEntry:
+            continue
+    return samples
+
+
+def refine_samples(model,
+                   samples: Iterable[dict],
+                   pipeline: Compose,
+                   batch_size: int = 32,
+                   total: Optional[int] = None,
+                   progress: bool = True) -> Tuple[List[Refined], Counter]:
+    """Run PoseFix on samples that carry ``input_keypoints`` (image
+    coordinates) and an ``img`` or an ``img_path``, in batches.
+
+    A sample whose image cannot be read, or whose refined keypoints are not
+    finite (a broken checkpoint), is skipped and counted, not fatal; any
+    other error is raised.
+
+    Returns:
+        tuple: ``(outputs, skipped)``; outputs are :class:`Refined`, in
+        input order, skipped a Counter of reasons.
+    """
+    outputs, skipped = [], Counter()
+    batch = []
+
+    def flush():
+        data = model.data_preprocessor(
+            pseudo_collate([b[1] for b in batch]), False)
+        with torch.no_grad():
+            preds = model.predict(data['inputs'], data['data_samples'])
+        for (info, _), pred in zip(batch, preds):
+            instances = pred.pred_instances
+            if not np.isfinite(instances.keypoints).all():
+                skipped['non-finite refined keypoints'] += 1
+                continue
+            probs = instances.get('keypoint_refine_probs')
+            outputs.append(
+                Refined(info, instances.keypoints[0],
+                        instances.keypoint_scores[0],
+                        None if probs is None else probs[0]))
+        batch.clear()
+
+    for info in tqdm(samples, total=total, desc='refining', unit='pose',
+                     disable=not progress):
+        img = info.get('img')
+        if img is None:
+            img = read_image(info['img_path'])
+        if img is None:
+            skipped['unreadable image'] += 1
+            continue
+        batch.append((info, pipeline(dict(info, img=img))))
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return outputs, skipped
+
+
+def _config(config: Union[str, dict, Config], what: str) -> Config:
+    """A full config from a file, a full config, or a model config."""
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'{what}: no config file {config}')
+        return Config.fromfile(config)
+    return Config(config if 'model' in config else dict(model=config))
 
 
 @MODELS.register_module()
@@ -46,20 +169,26 @@ class PoseRefiner(BaseModel):
     """An MMPose pose model (top-down with its boxes, or bottom-up on the
     whole image) whose predictions become the input pose of PoseFix.
 
-    The data pipeline and preprocessor are the pose model's; for each of
-    its predicted instances PoseFix reads the image again (``img_path``)
-    and refines the pose as it refines a results file (box from the
-    keypoints, its own crop and resolution). ``pred_instances.keypoints``
+    The data pipeline and preprocessor are the pose model's, with
+    ``KeepFullImage`` after ``LoadImage`` and ``'full_img'`` in
+    ``PackPoseInputs``' ``meta_keys``: each predicted instance is refined
+    in its own PoseFix crop of the image the pipeline loaded (box from the
+    keypoints, as a results file is refined). ``pred_instances.keypoints``
     are the refined poses and ``pred_instances.input_keypoints`` the pose
     model's, so a ``CocoMetric`` and an ``InputPoseCocoMetric`` in the test
     evaluator report both in one run. Scores stay the pose model's. For
     testing only: ``mode='loss'`` is refused.
 
+    The two checkpoints load in :meth:`init_weights` (strictly: another
+    model's checkpoint is an error), which ``tools/test.py`` calls for a
+    config that names its own checkpoints; without them the models are
+    UNTRAINED, and a warning says so.
+
     Args:
         pose_model (str | dict): config file (or model config) of the pose
             model.
+        refiner (str | dict): config file (or full config) of PoseFix.
         pose_checkpoint (str, optional): its local checkpoint.
-        refiner (str | dict): config file (or full config dict) of PoseFix.
         refiner_checkpoint (str, optional): its local checkpoint.
         refiner_test_cfg (dict, optional): merged into PoseFix's test_cfg.
         batch_size (int): PoseFix batch size.
@@ -78,77 +207,80 @@ class PoseRefiner(BaseModel):
                  batch_size: int = 32,
                  absent_score_thr: Optional[float] = None,
                  init_cfg: Optional[dict] = None):
-        from posefix_mm.apis.refine_results import test_pipeline
-        pose_cfg = _model_cfg(pose_model)
+        pose_cfg = _config(pose_model, 'pose_model')
         super().__init__(
             data_preprocessor=pose_cfg.model.get('data_preprocessor'),
             init_cfg=init_cfg)
-        self.pose_model = _build(pose_cfg, pose_checkpoint, 'pose_checkpoint')
-        refiner_cfg = refiner if isinstance(refiner, Config) else (
-            Config.fromfile(refiner) if isinstance(refiner, str) else
-            Config(refiner))
-        self.refiner = _build(refiner_cfg, refiner_checkpoint,
-                              'refiner_checkpoint')
+        refiner_cfg = _config(refiner, 'refiner')
+        for path, what in ((pose_checkpoint, 'pose_checkpoint'),
+                           (refiner_checkpoint, 'refiner_checkpoint')):
+            if path is not None and not osp.isfile(path):
+                raise FileNotFoundError(f'{what}: no local file {path}')
+        self.pose_model = MODELS.build(pose_cfg.model)
+        self.refiner = MODELS.build(refiner_cfg.model)
         self.refiner.test_cfg = dict(self.refiner.test_cfg or {},
                                      **(refiner_test_cfg or {}))
-        self.refiner_pipeline = Compose(test_pipeline(refiner_cfg))
+        self.checkpoints = dict(
+            pose_model=pose_checkpoint, refiner=refiner_checkpoint)
+        self.refiner_pipeline = Compose(refine_pipeline(refiner_cfg))
         # PoseFix's keypoint metainfo (flip pairs, sigmas), from its config
         self.refiner_meta = dataset_meta_from_config(refiner_cfg, 'train')
         self.batch_size = batch_size
         self.absent_score_thr = absent_score_thr
 
     def init_weights(self):
-        # both parts come with their checkpoints
-        pass
+        """Each part from its checkpoint, or initialised (and UNTRAINED)."""
+        for name, path in self.checkpoints.items():
+            model = getattr(self, name)
+            what = ('pose_checkpoint'
+                    if name == 'pose_model' else 'refiner_checkpoint')
+            if path is None:
+                model.init_weights()
+                message = (f'PoseRefiner: no {what} given: this model is '
+                           'UNTRAINED (random weights) and its results '
+                           'mean nothing')
+                warnings.warn(message)
+                print_log(message, logger='current', level=logging.WARNING)
+            else:
+                load_weights(model, path, what)
 
     def forward(self, inputs, data_samples=None, mode: str = 'predict'):
         if mode != 'predict':
             raise RuntimeError(f'PoseRefiner is for testing; mode={mode!r} '
                                'is not supported')
         results = self.pose_model.forward(inputs, data_samples, mode)
-        infos = [
-            info for index, sample in enumerate(results)
-            for info in self._instances(index, sample)
-        ]
-        if not infos:
-            return results
-        from posefix_mm.apis.refine_results import refine_samples
-        outputs, skipped = refine_samples(
-            self.refiner, infos, self.refiner_pipeline, self.batch_size,
-            progress=False)
+        samples = []
+        for index, sample in enumerate(results):
+            if 'full_img' not in sample.metainfo:
+                raise KeyError(
+                    "PoseRefiner: the data samples carry no 'full_img': "
+                    "add dict(type='KeepFullImage') after LoadImage and "
+                    "'full_img' to PackPoseInputs' meta_keys (see configs/"
+                    'refine/)')
+            pred = sample.pred_instances
+            pred.input_keypoints = np.asarray(pred.keypoints,
+                                              np.float32).copy()
+            samples += pose_samples(
+                pred.input_keypoints,
+                np.asarray(pred.keypoint_scores, np.float32),
+                self.refiner_meta,
+                self.absent_score_thr,
+                sample_index=index,
+                img_id=sample.metainfo.get('img_id', 0),
+                img=sample.metainfo['full_img'],
+                img_path=sample.metainfo.get('img_path'))
+        outputs, skipped = refine_samples(self.refiner, samples,
+                                          self.refiner_pipeline,
+                                          self.batch_size, progress=False)
         if skipped:
-            raise RuntimeError(f'PoseRefiner could not read images: '
-                               f'{dict(skipped)}')
+            print_log(f'PoseRefiner: kept the pose model\'s pose of '
+                      f'{sum(skipped.values())} instances: {dict(skipped)}',
+                      logger='current', level=logging.WARNING)
         for output in outputs:
             info = output.info
             pred = results[info['sample_index']].pred_instances
             pred.keypoints[info['instance_index']] = output.keypoints
+        for sample in results:
+            # not worth keeping: the evaluators need no pixels
+            sample.set_metainfo(dict(full_img=None))
         return results
-
-    def _instances(self, index: int, sample) -> list:
-        """PoseFix inputs of one sample's predicted instances (box from the
-        keypoints); the base prediction is kept as ``input_keypoints``, and
-        an instance without a present joint stays unrefined."""
-        pred = sample.pred_instances
-        pred.input_keypoints = np.asarray(pred.keypoints, np.float32).copy()
-        scores = np.asarray(pred.keypoint_scores, np.float32)
-        meta = self.refiner_meta
-        infos = []
-        for i, kpts in enumerate(pred.input_keypoints):
-            try:
-                infos.append(
-                    input_pose_sample(
-                        kpts,
-                        scores[i],
-                        box_source='keypoints',
-                        absent_score_thr=self.absent_score_thr,
-                        id=i,
-                        sample_index=index,
-                        instance_index=i,
-                        img_id=sample.metainfo.get('img_id', 0),
-                        img_path=sample.metainfo['img_path'],
-                        flip_indices=meta['flip_indices'],
-                        sigmas=meta['sigmas']))
-            except UnusableEntry:
-                continue
-        return infos

@@ -1,0 +1,159 @@
+"""Pictures that judge a refinement, drawn with MMPose's
+``PoseLocalVisualizer``: refined poses with arrows from the input joints
+that moved, and per-person crops, input | refined, with the ground truth
+and the OKS change when there is one."""
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from mmengine.structures import InstanceData
+
+MOVE_COLOR = (255, 0, 255)  # RGB magenta: where a joint came from
+GT_COLOR = (255, 255, 255)  # RGB white: the ground truth
+
+
+def _line(visualizer, start, end, color, width: int) -> None:
+    # MMPose's OpenCV backend draws one line of integer points a call
+    visualizer.draw_lines(
+        np.array([start[0], end[0]]).round().astype(int),
+        np.array([start[1], end[1]]).round().astype(int),
+        colors=color,
+        line_widths=width)
+
+
+def _dot(visualizer, center, radius: float, color) -> None:
+    visualizer.draw_circles(
+        np.asarray(center), radius, edge_colors=color, face_colors=color)
+
+
+def _moves(visualizer, inputs: np.ndarray, refined: np.ndarray,
+           shown: np.ndarray, min_move: float, radius: float) -> None:
+    """Arrows (a line and a dot at the input point) from the input to the
+    refined point of each shown joint that moved."""
+    moved = shown & (np.linalg.norm(refined - inputs, axis=-1) > min_move)
+    for start, end in zip(inputs[moved], refined[moved]):
+        _line(visualizer, start, end, MOVE_COLOR,
+              max(1, visualizer.line_width))
+        _dot(visualizer, start, radius, MOVE_COLOR)
+
+
+def draw_refinement(visualizer,
+                    image: np.ndarray,
+                    instances: InstanceData,
+                    kpt_thr: float = 0.3,
+                    draw_bbox: bool = False,
+                    min_move: float = 1.0) -> np.ndarray:
+    """The refined poses of ``instances`` on an RGB image, as MMPose draws
+    predictions, and where a joint moved more than ``min_move`` pixels, an
+    arrow from its input point (``input_keypoints``).
+
+    Returns:
+        np.ndarray: the RGB picture.
+    """
+    picture = visualizer._draw_instances_kpts(image.copy(), instances,
+                                              kpt_thr)
+    if draw_bbox and 'bboxes' in instances:
+        picture = visualizer._draw_instances_bbox(picture, instances)
+    if 'input_keypoints' in instances:
+        visualizer.set_image(picture)
+        scores = np.asarray(instances.keypoint_scores)
+        for inp, ref, score in zip(instances.input_keypoints,
+                                   instances.keypoints, scores):
+            _moves(visualizer, np.asarray(inp), np.asarray(ref),
+                   score > kpt_thr, min_move, max(2, visualizer.radius - 1))
+        picture = visualizer.get_image()
+    return picture
+
+
+def _crop(image: np.ndarray, points: np.ndarray, height: int,
+          padding: float = 1.25, min_size: float = 32.):
+    """A crop of ``height`` pixels around ``points`` (padded, at least
+    ``min_size`` image pixels, black beyond the image) and the map of image
+    points into it."""
+    lo, hi = points.min(0), points.max(0)
+    center = (lo + hi) / 2
+    size = np.maximum((hi - lo) * padding, min_size)
+    scale = height / size[1]
+    width = int(np.clip(round(size[0] * scale), height // 2, 2 * height))
+    scale = min(scale, width / size[0])
+    matrix = np.array([[scale, 0, width / 2 - scale * center[0]],
+                       [0, scale, height / 2 - scale * center[1]]])
+    crop = cv2.warpAffine(image, matrix, (width, height),
+                          flags=cv2.INTER_LINEAR)
+
+    def to_crop(pts):
+        return np.asarray(pts, np.float64) * scale + matrix[:, 2]
+
+    return crop, to_crop
+
+
+def _ground_truth(visualizer, gt: np.ndarray, visible: np.ndarray,
+                  skeleton: Sequence) -> None:
+    for a, b in skeleton:
+        if visible[a] and visible[b]:
+            _line(visualizer, gt[a], gt[b], GT_COLOR, 1)
+    for point in gt[visible]:
+        _dot(visualizer, point, 2, GT_COLOR)
+
+
+def person_panels(visualizer,
+                  image: np.ndarray,
+                  input_keypoints: np.ndarray,
+                  refined_keypoints: np.ndarray,
+                  present: np.ndarray,
+                  gt_keypoints: Optional[np.ndarray] = None,
+                  gt_visible: Optional[np.ndarray] = None,
+                  title: str = '',
+                  height: int = 256) -> np.ndarray:
+    """One person, input | refined, on a crop around them (small people
+    are as large as any): the input pose on the left, the refined pose
+    with arrows from the input joints that moved on the right, the ground
+    truth (white) on both when given, and a title line on top.
+
+    Args:
+        visualizer (PoseLocalVisualizer): with the dataset meta set.
+        image (np.ndarray): RGB.
+        input_keypoints, refined_keypoints (np.ndarray): (K, 2).
+        present (np.ndarray): (K, ) bool, the input's present joints
+            (absent ones are drawn only refined).
+        gt_keypoints (np.ndarray, optional): (K, 2) the matched person.
+        gt_visible (np.ndarray, optional): (K, ) bool.
+        title (str): e.g. the image and the OKS before -> after.
+        height (int): of the crops.
+
+    Returns:
+        np.ndarray: the RGB picture.
+    """
+    points = [refined_keypoints, input_keypoints[present]]
+    if gt_keypoints is not None:
+        points.append(gt_keypoints[gt_visible])
+    crop, to_crop = _crop(image, np.concatenate(points), height)
+    skeleton = visualizer.skeleton or []
+    panels = []
+    for name, kpts, shown in (('input', input_keypoints, present),
+                              ('refined', refined_keypoints,
+                               np.ones(len(present), bool))):
+        visualizer.set_image(crop.copy())
+        if gt_keypoints is not None:
+            _ground_truth(visualizer, to_crop(gt_keypoints), gt_visible,
+                          skeleton)
+        instances = InstanceData(
+            keypoints=to_crop(kpts)[None],
+            keypoint_scores=shown[None].astype(np.float32))
+        panel = visualizer._draw_instances_kpts(visualizer.get_image(),
+                                                instances, kpt_thr=0.5)
+        visualizer.set_image(panel)
+        if name == 'refined':
+            _moves(visualizer, to_crop(input_keypoints),
+                   to_crop(refined_keypoints), present, 1.0,
+                   max(2, visualizer.radius - 1))
+        visualizer.draw_texts(name, np.array([4, 4]), font_sizes=12,
+                              colors=(255, 255, 255))
+        panels.append(visualizer.get_image())
+    gap = np.full((height, 4, 3), 255, np.uint8)
+    body = np.concatenate([panels[0], gap, panels[1]], 1)
+    header = np.zeros((24, body.shape[1], 3), np.uint8)
+    visualizer.set_image(header)
+    visualizer.draw_texts(title, np.array([4, 4]), font_sizes=12,
+                          colors=(255, 255, 255))
+    return np.concatenate([visualizer.get_image(), body], 0)

@@ -1,0 +1,112 @@
+"""Run an MMPose 2D model and refine its poses with PoseFix: MMPose's
+``demo/inferencer_demo.py`` with ``--refiner`` / ``--refiner-weights``.
+
+Usage:
+    python tools/refine_inferencer.py INPUTS --pose2d CONFIG
+        [--pose2d-weights PTH] --refiner CONFIG [--refiner-weights PTH]
+        [--det-model CONFIG --det-weights PTH] [--vis-out-dir DIR]
+        [--pred-out-dir DIR] [--show] ...
+    mim run posefix_mm refine_inferencer INPUTS ...
+
+INPUTS: an image, a folder of images, a video, or 'webcam'. Every config
+and checkpoint is a local file (no model aliases: nothing is downloaded).
+--pred-out-dir gets the refined poses (one JSON per image, one per video)
+with the 2D model's next to them; --vis-out-dir the pictures (a video for a
+video): refined poses, arrows from the 2D model's joints that moved.
+"""
+import argparse
+import sys
+
+from posefix_mm.utils.compat import apply as apply_compat
+
+apply_compat()
+
+from mmengine.registry import init_default_scope  # noqa: E402
+
+import posefix_mm  # noqa: E402,F401
+from posefix_mm.apis import RefineInferencer  # noqa: E402
+from posefix_mm.utils import CheckpointError  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        'inputs', help='an image, a folder of images, a video or "webcam"')
+    parser.add_argument('--pose2d', required=True, help='2D model config')
+    parser.add_argument('--pose2d-weights', help='2D model checkpoint')
+    parser.add_argument('--refiner', required=True, help='PoseFix config')
+    parser.add_argument('--refiner-weights', help='PoseFix checkpoint')
+    parser.add_argument(
+        '--det-model',
+        default='whole_image',
+        help="mmdet config of the person detector; 'whole_image' (default): "
+        'one box per image')
+    parser.add_argument('--det-weights', help='detector checkpoint')
+    parser.add_argument(
+        '--det-cat-ids', type=int, nargs='+', default=0,
+        help='person category ids of the detector')
+    parser.add_argument('--scope', default='mmpose')
+    parser.add_argument('--device', help='cpu, cuda, ... (MMPose default)')
+    parser.add_argument('--no-flip', action='store_true',
+                        help='no PoseFix flip test')
+    parser.add_argument(
+        '--absent-score-thr', type=float,
+        help='2D joints scored at or below this are absent (PoseFix places '
+        'them from the image); default: only joints at (0, 0)')
+    parser.add_argument('--show', action='store_true',
+                        help='show the pictures in a window')
+    parser.add_argument('--draw-bbox', action='store_true')
+    parser.add_argument('--bbox-thr', type=float, default=0.3)
+    parser.add_argument('--nms-thr', type=float, default=0.3)
+    parser.add_argument('--kpt-thr', type=float, default=0.3)
+    parser.add_argument('--radius', type=int, default=3)
+    parser.add_argument('--thickness', type=int, default=1)
+    parser.add_argument('--black-background', action='store_true')
+    parser.add_argument('--vis-out-dir', default='',
+                        help='folder for the pictures (a video for a video)')
+    parser.add_argument('--pred-out-dir', default='',
+                        help='folder for the refined predictions (JSON)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    init_default_scope(args.scope)
+    try:
+        inferencer = RefineInferencer(
+            args.pose2d,
+            args.pose2d_weights,
+            refiner=args.refiner,
+            refiner_weights=args.refiner_weights,
+            det_model=args.det_model,
+            det_weights=args.det_weights,
+            det_cat_ids=args.det_cat_ids,
+            device=args.device,
+            scope=args.scope,
+            show_progress=True,
+            flip=not args.no_flip,
+            absent_score_thr=args.absent_score_thr)
+        results = inferencer(
+            args.inputs,
+            show=args.show,
+            draw_bbox=args.draw_bbox,
+            bbox_thr=args.bbox_thr,
+            nms_thr=args.nms_thr,
+            kpt_thr=args.kpt_thr,
+            radius=args.radius,
+            thickness=args.thickness,
+            black_background=args.black_background,
+            vis_out_dir=args.vis_out_dir,
+            pred_out_dir=args.pred_out_dir)
+        count = sum(1 for _ in results)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        raise SystemExit(f'error: {e}')
+    print(f'refined the poses of {count} images or frames'
+          + (f'; predictions -> {args.pred_out_dir}'
+             if args.pred_out_dir else '')
+          + (f'; pictures -> {args.vis_out_dir}' if args.vis_out_dir else ''))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
