@@ -32,9 +32,12 @@ $(DEPS_STAMP): requirements/base.txt requirements/nodeps.txt requirements/build.
 
 # A regular (not editable) install: mim runs the tools and finds the configs
 # inside the installed package. Re-installed only when a source changes.
+# Then the .pth hook that applies the environment fixes on the first import
+# of mmpose or mmdet (posefix_mm/utils/compat_hook.py).
 $(PKG_STAMP): $(DEPS_STAMP) $(PKG_SOURCES)
 	$(PIP) install --no-deps --no-build-isolation --no-cache-dir .
 	rm -rf build posefix_mm.egg-info posefix_mm/.mim
+	cd / && $(abspath $(PY)) -I -m posefix_mm.utils.compat_hook
 	touch $@
 
 # Optional: mmcv 2.1.0 with its compiled ops (CPU), about 20 minutes on

@@ -1,6 +1,5 @@
 """COCO-style dataset for PoseFix training: each top-down sample also carries
 the other persons of its image, which error synthesis needs for swaps."""
-import json
 import logging
 from collections import Counter, defaultdict
 from typing import List, Optional
@@ -12,6 +11,7 @@ from mmpose.registry import DATASETS
 
 from posefix_mm.utils.keypoint_similarity import (
     MIN_MATCH_OKS, object_keypoint_similarity)
+from .coco_results import load_coco_results
 #: reasons to leave an annotation out that point at a faulty file
 PROBLEMS = ('with a zero-area or negative box',
             'whose num_keypoints contradicts its keypoints')
@@ -114,21 +114,17 @@ class PoseFixCocoDataset(CocoDataset):
             [o['bbox'][0] for o in others], dtype=np.float32).reshape(-1, 4)
 
     def _load_predictions(self) -> Optional[dict]:
+        """The predictions file's poses by image id, (K, 3) each; the file
+        is checked as ``tools/refine.py`` checks its input
+        (:func:`~posefix_mm.datasets.coco_results.load_coco_results`)."""
         if self.predictions_file is None:
             return None
-        with open(self.predictions_file) as f:
-            results = json.load(f)
-        if not isinstance(results, list):
-            raise ValueError(f'{self.predictions_file}: expected a list of '
-                             'COCO keypoint results')
+        results = load_coco_results(self.predictions_file,
+                                    self.metainfo['num_keypoints'])
         by_image = defaultdict(list)
-        for i, result in enumerate(results):
-            try:
-                kpts = np.asarray(result['keypoints'], dtype=np.float64)
-                by_image[int(result['image_id'])].append(kpts.reshape(-1, 3))
-            except (KeyError, TypeError, ValueError) as e:
-                raise ValueError(f'{self.predictions_file}: entry {i}: '
-                                 f'bad image_id or keypoints ({e})') from e
+        for result in results:
+            by_image[result['image_id']].append(
+                np.asarray(result['keypoints'], np.float64).reshape(-1, 3))
         return by_image
 
     def _add_prediction(self, data_info: dict, candidates: list) -> None:

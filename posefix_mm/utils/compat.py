@@ -19,13 +19,17 @@ Independent fixes, each applied only when the environment needs it
 * numpy >= 2.3 with MMPose's OpenCV visualizer: ``draw_circles`` gets
   scalars (it calls ``int()`` on one-element arrays).
 
-Call :func:`apply` before importing torchvision, mmcv.ops, mmpose or mmdet.
-It is idempotent.
+Call :func:`apply` before importing torchvision, mmcv.ops, mmpose or mmdet
+(``import posefix_mm`` does, and so does the import hook ``make setup``
+installs, :mod:`posefix_mm.utils.compat_hook`). It is idempotent, applies
+only what the environment needs (nothing on a healthy stack) and logs
+once, at INFO, what it applied.
 """
 import glob
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import logging
 import os
 import pickle
 import sys
@@ -205,10 +209,16 @@ def _checkpoint_safe_globals() -> list:
     ]
 
 
-def patch_checkpoint_loading() -> None:
-    """Allow MMEngine checkpoints under torch's weights-only loading."""
-    if hasattr(torch.serialization, 'add_safe_globals'):
-        torch.serialization.add_safe_globals(_checkpoint_safe_globals())
+def patch_checkpoint_loading() -> bool:
+    """Allow MMEngine checkpoints under torch's weights-only loading.
+
+    Returns:
+        bool: whether torch has weights-only loading to allow them in.
+    """
+    if not hasattr(torch.serialization, 'add_safe_globals'):
+        return False
+    torch.serialization.add_safe_globals(_checkpoint_safe_globals())
+    return True
 
 
 def patch_mmengine_cpu_dist() -> bool:
@@ -330,9 +340,15 @@ def apply() -> None:
     global _APPLIED
     if _APPLIED:
         return
-    patch_torchvision()
-    patch_mmcv()
-    patch_checkpoint_loading()
-    patch_mmengine_cpu_dist()
-    patch_mmpose_visualizer()
     _APPLIED = True
+    fixes = (('torchvision ops in pure torch', patch_torchvision),
+             ('mmcv-lite placeholder ops', patch_mmcv),
+             ('MMEngine checkpoints under weights-only loading',
+              patch_checkpoint_loading),
+             ('CPU distributed launcher', patch_mmengine_cpu_dist),
+             ("numpy 2 in MMPose's visualizer", patch_mmpose_visualizer))
+    applied = [name for name, fix in fixes if fix()]
+    if applied:
+        logging.getLogger('posefix_mm').info(
+            'posefix_mm environment fixes (docs/environment.md): %s',
+            ', '.join(applied))

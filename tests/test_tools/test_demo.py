@@ -43,4 +43,5 @@ def test_demo_reuses_checkpoint_and_prints_ap_table(tmp_path, coco_mini,
     table = out[out.index('COCO keypoint AP/AR'):]
     assert 'input' in table and 'refined' in table and 'change' in table
     assert osp.isfile(tmp_path / 'refined_blazepose_full_val2017.json')
-    assert len(os.listdir(tmp_path / 'vis')) == 40  # images with BlazePose
+    # a picture per refined person (75 BlazePose poses in 40 images)
+    assert len(os.listdir(tmp_path / 'vis')) == 75

@@ -81,8 +81,16 @@ def test_refines_blazepose_results(checkpoint, coco_mini, predictions,
     assert 0 <= table['refined']['AP'] <= 1
     printed = capsys.readouterr().out
     assert 'input' in printed and 'refined' in printed and 'AP' in printed
-    pictures = os.listdir(vis)
-    assert len(pictures) == len({p['image_id'] for p in predictions})
+    # a picture per person, the largest OKS changes first, then the
+    # persons matched to nobody
+    pictures = sorted(os.listdir(vis))
+    assert len(pictures) == len(predictions)
+    kinds = [name.split('_')[1] for name in pictures]
+    matched = [k for k in kinds if k != 'unmatched']
+    assert kinds == matched + ['unmatched'] * (len(kinds) - len(matched))
+    assert all(k[:4] in ('gain', 'loss', 'same') for k in matched)
+    changes = [float(k[4:]) for k in matched]
+    assert changes == sorted(changes, reverse=True) and changes[0] > 0
 
 
 BAD_FILES = [

@@ -74,3 +74,41 @@ def test_apply_is_idempotent():
     compat.apply()
     compat.apply()
     assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+
+
+def test_mmpose_imports_in_the_venv_without_posefix_mm(venv_bin, tmp_path):
+    """The .pth hook `make setup` installs applies the fixes on the first
+    import of mmpose: MMPose's own API and its visualizer work in a fresh
+    interpreter that never imports posefix_mm."""
+    import subprocess
+    code = (
+        'import sys, numpy as np\n'
+        'from mmpose.apis import MMPoseInferencer\n'
+        'from mmpose.visualization import PoseLocalVisualizer\n'
+        'from mmengine.structures import InstanceData\n'
+        "v = PoseLocalVisualizer(name='t', radius=3)\n"
+        'img = np.zeros((64, 64, 3), np.uint8)\n'
+        'kpts = InstanceData(keypoints=np.full((1, 2, 2), 30.),\n'
+        '                    keypoint_scores=np.ones((1, 2)))\n'
+        'out = v._draw_instances_kpts(img, kpts)\n'
+        "print('posefix_mm' in sys.modules, int(out.sum() > 0))\n")
+    proc = subprocess.run([f'{venv_bin}/python', '-c', code],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # posefix_mm's package was never imported, and the keypoints were drawn
+    assert proc.stdout.split()[-2:] == ['False', '1']
+
+
+def test_fixes_applied_once_and_logged_once(caplog, monkeypatch):
+    import logging
+    # as in a fresh process (this stack needs at least the weights-only
+    # checkpoint fix); every fix is safe to repeat
+    monkeypatch.setattr(compat, '_APPLIED', False)
+    with caplog.at_level(logging.INFO, logger='posefix_mm'):
+        compat.apply()
+        compat.apply()
+    records = [r for r in caplog.records
+               if 'environment fixes' in r.getMessage()]
+    assert len(records) == 1
+    assert 'weights-only' in records[0].getMessage()

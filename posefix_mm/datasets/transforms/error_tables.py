@@ -11,7 +11,7 @@ A table set is plain data:
   overlapping persons >= min_overlap.
 
 "good" takes what the other types leave. :data:`COCO_ERROR_TABLES` holds the
-official PoseFix numbers for COCO's 17 keypoints (SPEC section 2).
+official PoseFix numbers for COCO's 17 keypoints (the authors' code).
 :func:`derive_error_tables` makes a table set for another skeleton.
 """
 from typing import Dict, Optional, Sequence

@@ -1,12 +1,14 @@
 """Training-time input poses: ground truth corrupted with realistic errors
-(PoseFix section 4; SPEC section 2)."""
+(PoseFix paper, section 4; the official code's rules)."""
 import warnings
 from typing import Optional
 
 import numpy as np
+import torch
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmpose.registry import TRANSFORMS
+from mmpose.structures.bbox import bbox_overlaps
 
 from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
                                                   KS_GOOD, KS_JITTER, MISS,
@@ -349,14 +351,10 @@ class SynthesizePoseErrors(BaseTransform):
             'keypoints'].shape[1:])
         if len(others) == 0:
             return others, np.zeros(others.shape[:2], bool)
-        box = results['bbox'][0]
-        boxes = results['other_bboxes'].reshape(-1, 4)
-        wh = (np.minimum(boxes[:, 2:], box[2:]) -
-              np.maximum(boxes[:, :2], box[:2])).clip(min=0)
-        inter = wh[:, 0] * wh[:, 1]
-        areas = (boxes[:, 2:] - boxes[:, :2]).prod(1)
-        union = areas + (box[2:] - box[:2]).prod() - inter
-        keep = inter >= self.overlap_iou_thr * union
+        iou = bbox_overlaps(
+            torch.as_tensor(results['other_bboxes'].reshape(-1, 4)),
+            torch.as_tensor(results['bbox'][:1]), eps=1e-12)[:, 0].numpy()
+        keep = iou >= self.overlap_iou_thr
         return others[keep], results['other_keypoints_visible'][keep] > 0
 
     def _rings(self, area: float, sigmas: np.ndarray) -> np.ndarray:
