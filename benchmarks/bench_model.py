@@ -81,7 +81,8 @@ def main():
     args = parser.parse_args()
     init_default_scope('mmpose')
     torch.manual_seed(0)
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'posefix_r50_256x192.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'posefix_res50_8xb9-240e_coco-256x192.py'))
     posefix = MODELS.build(cfg.model).eval()
     baseline = MODELS.build(SIMPLE_BASELINE).eval()
     w, h = cfg.codec.input_size

@@ -107,7 +107,7 @@ def main():
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument(
         '--config',
-        default='posefix_r50_256x192.py',
+        default='posefix_res50_8xb9-240e_coco-256x192.py',
         help='config under configs/ whose train_pipeline is timed')
     args = parser.parse_args()
     init_default_scope('mmpose')

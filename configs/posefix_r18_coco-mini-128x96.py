@@ -28,6 +28,9 @@ codec = dict(type='PoseFixLabel', input_size=(96, 128), heatmap_size=(24, 32))
 model = dict(
     type='PoseFixEstimator',
     input_pose_sigma=3.5,  # 7 at 256x192, scaled with the input
+    # from scratch: no ImageNet weights can be had offline here (the paper
+    # configs start from torchvision://resnet152)
+    pretrained_backbone=None,
     data_preprocessor=dict(
         type='PoseDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -50,7 +53,7 @@ model = dict(
 # base dataset settings
 dataset_type = 'PoseFixCocoDataset'
 data_mode = 'topdown'
-data_root = '../shared/data/coco_mini/'
+data_root = '{{ fileDirname }}/../../shared/data/coco_mini/'
 
 # pipelines
 train_pipeline = [

@@ -39,17 +39,10 @@ def parse_args():
 
 
 def data_options(data: str, extra: str, lspet: str) -> list:
-    data, extra, lspet = (osp.abspath(p) + '/' for p in (data, extra, lspet))
-    val_ann = f'{data}annotations/person_keypoints_val2017.json'
+    """One override per data folder: each moves every path under it."""
     return [
-        f'train_dataloader.dataset.datasets.0.data_root={data}',
-        f'train_dataloader.dataset.datasets.1.data_root={extra}',
-        f'train_dataloader.dataset.datasets.2.data_root={lspet}',
-        f'val_dataloader.dataset.data_root={data}',
-        f'test_dataloader.dataset.data_root={data}',
-    ] + [
-        f'{split}_evaluator.{i}.ann_file={val_ann}'
-        for split in ('val', 'test') for i in range(3)
+        f'data_root={osp.abspath(data)}/', f'extra_root={osp.abspath(extra)}/',
+        f'lspet_root={osp.abspath(lspet)}/'
     ]
 
 

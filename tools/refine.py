@@ -42,7 +42,8 @@ from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
 from posefix_mm.datasets import ResultsFormatError  # noqa: E402
 from posefix_mm.evaluation import (coco_keypoint_eval,  # noqa: E402
                                    format_ap_table)
-from posefix_mm.utils import CheckpointError  # noqa: E402
+from posefix_mm.utils import (CheckpointError,  # noqa: E402
+                              merge_cfg_options)
 from posefix_mm.evaluation.error_analysis import match, oks  # noqa: E402
 from posefix_mm.visualization import person_panels  # noqa: E402
 
@@ -227,7 +228,7 @@ def main(argv=None):
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     try:
         model = init_refiner(cfg, args.checkpoint, args.device,
                              not args.no_flip)

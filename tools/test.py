@@ -15,7 +15,8 @@ from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from posefix_mm.apis import dump_json_atomic  # noqa: E402
-from posefix_mm.utils import CheckpointError, load_weights  # noqa: E402
+from posefix_mm.utils import (CheckpointError, load_weights,  # noqa: E402
+                              merge_cfg_options)
 
 
 def parse_args():
@@ -66,7 +67,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             evaluators = [evaluators]
         cfg.test_evaluator = [*evaluators, dump_metric]
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 

@@ -11,7 +11,8 @@ apply_compat()
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from posefix_mm.utils import CheckpointError, read_checkpoint  # noqa: E402
+from posefix_mm.utils import (CheckpointError,  # noqa: E402
+                              merge_cfg_options, read_checkpoint)
 
 
 def parse_args():
@@ -86,7 +87,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 

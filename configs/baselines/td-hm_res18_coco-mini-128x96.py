@@ -44,7 +44,7 @@ model = dict(
 # base dataset settings
 dataset_type = 'CocoDataset'
 data_mode = 'topdown'
-data_root = '../shared/data/coco_mini/'
+data_root = '{{ fileDirname }}/../../../shared/data/coco_mini/'
 
 # pipelines
 train_pipeline = [

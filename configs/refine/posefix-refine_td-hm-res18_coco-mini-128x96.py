@@ -14,9 +14,9 @@ _base_ = ['../baselines/td-hm_res18_coco-mini-128x96.py']
 model = dict(
     _delete_=True,
     type='PoseRefiner',
-    pose_model='configs/baselines/td-hm_res18_coco-mini-128x96.py',
+    pose_model='{{ fileDirname }}/../baselines/td-hm_res18_coco-mini-128x96.py',
     pose_checkpoint=None,
-    refiner='configs/posefix_r18_coco-mini-128x96.py',
+    refiner='{{ fileDirname }}/../posefix_r18_coco-mini-128x96.py',
     refiner_checkpoint=None)
 
 # the base pipeline, keeping the loaded image for PoseFix's own crops
@@ -37,7 +37,7 @@ test_dataloader = val_dataloader
 
 # evaluators: the refined poses and the pose model's, side by side, with
 # the keypoint error taxonomy of both
-data_root = '../shared/data/coco_mini/'
+data_root = '{{ fileDirname }}/../../../shared/data/coco_mini/'
 val_evaluator = [
     dict(
         type='CocoMetric',

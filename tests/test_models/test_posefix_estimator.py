@@ -166,6 +166,57 @@ def test_pretrained_backbone_fills_image_channels(small_cfg, tmp_path):
         build_model(cfg)
 
 
+def test_torchvision_scheme_uses_the_hub_cache(small_cfg, tmp_path,
+                                               monkeypatch):
+    """'torchvision://resnet18' as MMPose configs write it: here from a
+    hub cache the test fills (no network), the stem as for a local file."""
+    from mmpose.models.backbones import ResNet
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    cache = tmp_path / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    image_net = ResNet(depth=18)
+    torch.save(image_net.state_dict(), cache / 'resnet18-f37072fd.pth')
+    cfg = copy.deepcopy(small_cfg)
+    cfg.model.pretrained_backbone = 'torchvision://resnet18'
+    model = build_model(cfg)
+    torch.testing.assert_close(model.backbone.conv1.weight[:, :3],
+                               image_net.conv1.weight)
+    assert model.backbone.conv1.weight[:, 3:].abs().sum() == 0
+
+
+def test_unreachable_weights_stop_with_how_to_pass_a_file(
+        small_cfg, tmp_path, monkeypatch):
+    import urllib.error
+    import torch.hub
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))  # an empty cache
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError('no network')
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+    cfg = copy.deepcopy(small_cfg)
+    cfg.model.pretrained_backbone = 'torchvision://resnet18'
+    with pytest.raises(RuntimeError, match='cannot fetch torchvision://'
+                       'resnet18.*model.pretrained_backbone=/path/to/'):
+        build_model(cfg)
+
+
+def test_from_scratch_is_said(small_cfg):
+    from mmengine.logging import MMLogger
+    cfg = copy.deepcopy(small_cfg)
+    cfg.model.pretrained_backbone = None
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = type('H', (__import__('logging').Handler, ), dict(
+        emit=lambda self, record: records.append(record.getMessage())))()
+    logger.addHandler(handler)
+    try:
+        build_model(cfg)
+    finally:
+        logger.removeHandler(handler)
+    assert any('starts from scratch' in m for m in records)
+
+
 def test_gating_keeps_input_unless_near_or_confident():
     from mmpose.registry import MODELS
     from posefix_mm.utils.keypoint_similarity import ks_distance

@@ -1,42 +1,74 @@
 """PoseFix: a top-down estimator whose input is the image crop plus the input
 pose rendered as Gaussian heatmaps (paper section 5.1)."""
+import logging
 import os.path as osp
 from typing import Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from posefix_mm.utils import read_checkpoint
 from ..utils import read_input_pose, render_gaussian_heatmaps
 
 
-def load_image_backbone(backbone: torch.nn.Module, path: str) -> None:
+def read_image_backbone(source: str) -> dict:
+    """The state dict of an image-only ResNet (torchvision key names).
+
+    Args:
+        source (str): a local file (read weights-only), or a URL MMEngine
+            fetches and caches in torch's hub folder (``torchvision://
+            resnet152``, ``https://...``; a cached copy is used offline).
+
+    Raises:
+        FileNotFoundError: no such local file.
+        RuntimeError: the URL cannot be fetched; the message says how to
+            pass a local file instead.
+    """
+    if '://' not in source:
+        return read_checkpoint(source, 'pretrained_backbone')
+    try:
+        return CheckpointLoader.load_checkpoint(source, map_location='cpu')
+    except Exception as e:  # offline: URLError, OSError, ...
+        raise RuntimeError(
+            f'pretrained_backbone: cannot fetch {source} ({e}). Without a '
+            'network, download the ImageNet weights elsewhere (torchvision'
+            "'s ResNet .pth) and pass the file: --cfg-options "
+            'model.pretrained_backbone=/path/to/resnet.pth; to train from '
+            'scratch, say so: model.pretrained_backbone=None') from e
+
+
+def load_image_backbone(backbone: torch.nn.Module, checkpoint: dict,
+                        source: str = 'pretrained_backbone') -> None:
     """Load an image-only ResNet state dict into a backbone whose stem takes
     3 + K channels: the image channels get the weights, the others zero.
 
     Args:
         backbone (nn.Module): MMPose ResNet with ``in_channels`` 3 + K.
-        path (str): local checkpoint (a state dict, or a dict with
-            ``state_dict``), torchvision key names; ``fc.*`` is ignored.
+        checkpoint (dict): a state dict, or a dict with ``state_dict``,
+            torchvision key names; ``fc.*`` is ignored.
+        source (str): names the weights in errors.
     """
-    checkpoint = torch.load(path, map_location='cpu')  # weights-only
     state = checkpoint.get('state_dict', checkpoint)
     state = {k: v for k, v in state.items() if not k.startswith('fc.')}
     stem = backbone.conv1.weight
     if 'conv1.weight' not in state:
-        raise KeyError(f'{path}: no conv1.weight (a ResNet state dict?)')
+        raise KeyError(f'{source}: no conv1.weight (a ResNet state dict?)')
     image_stem = state['conv1.weight']
     if image_stem.shape[1] != 3 or image_stem.shape[0] != stem.shape[0]:
-        raise ValueError(f'{path}: conv1.weight {tuple(image_stem.shape)} '
+        raise ValueError(f'{source}: conv1.weight {tuple(image_stem.shape)} '
                          f'does not fit the stem {tuple(stem.shape)}')
     full = torch.zeros_like(stem)
     full[:, :3] = image_stem
     state['conv1.weight'] = full
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise KeyError(f'{path}: missing {missing}, unexpected {unexpected}')
+        raise KeyError(f'{source}: missing {missing}, unexpected '
+                       f'{unexpected}')
 
 
 @MODELS.register_module()
@@ -64,10 +96,13 @@ class PoseFixEstimator(TopdownPoseEstimator):
     Args:
         input_pose_sigma (float): Gaussian sigma in input pixels.
         input_pose_scale (float): peak value of the rendered maps.
-        pretrained_backbone (str, optional): local path of an image-only
-            ResNet state dict (torchvision naming, e.g. ImageNet weights);
-            loaded by :meth:`init_weights`, its stem into the first 3 input
-            channels, the pose channels at zero. Nothing is downloaded.
+        pretrained_backbone (str, optional): image-only ResNet weights
+            (torchvision naming, e.g. ImageNet): ``'torchvision://
+            resnet152'`` (fetched once, then from torch's hub cache) or a
+            local file; loaded by :meth:`init_weights`, the stem into the
+            first 3 input channels, the pose channels at zero. A URL that
+            cannot be fetched stops the run with how to pass a local file.
+            None: from scratch (said in the log).
         **kwargs: arguments of ``TopdownPoseEstimator``.
     """
 
@@ -91,8 +126,8 @@ class PoseFixEstimator(TopdownPoseEstimator):
                     'input; set only the estimator\'s')
             kwargs['head'] = dict(head, input_pose_sigma=input_pose_sigma)
         super().__init__(*args, **kwargs)
-        if pretrained_backbone is not None and not osp.isfile(
-                pretrained_backbone):
+        if pretrained_backbone is not None and '://' not in \
+                pretrained_backbone and not osp.isfile(pretrained_backbone):
             raise FileNotFoundError(
                 f'pretrained_backbone: no file at {pretrained_backbone}')
         self.input_pose_sigma = input_pose_sigma
@@ -101,8 +136,18 @@ class PoseFixEstimator(TopdownPoseEstimator):
 
     def init_weights(self):
         super().init_weights()
-        if self.pretrained_backbone is not None:
-            load_image_backbone(self.backbone, self.pretrained_backbone)
+        if self.pretrained_backbone is None:
+            print_log(
+                'PoseFixEstimator: pretrained_backbone=None: the backbone '
+                'starts from scratch (the paper starts from ImageNet)',
+                logger='current', level=logging.WARNING)
+            return
+        load_image_backbone(self.backbone,
+                            read_image_backbone(self.pretrained_backbone),
+                            self.pretrained_backbone)
+        print_log(f'PoseFixEstimator: backbone from '
+                  f'{self.pretrained_backbone} (image channels; pose '
+                  'channels zero)', logger='current')
 
     def extract_feat(self, inputs: Tensor, data_samples=None,
                      flip: bool = False) -> Tuple[Tensor]:
