@@ -7,8 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DEPS_STAMP := $(VENV)/.deps-installed
 PKG_STAMP := $(VENV)/.posefix_mm-installed
-PKG_SOURCES := setup.py README.md $(shell find posefix_mm tools configs \
-	-name '*.py' -not -path '*/.mim/*' 2>/dev/null)
+PKG_SOURCES := setup.py README.md model-index.yml $(shell find posefix_mm tools configs \
+	\( -name '*.py' -o -name '*.yml' \) -not -path '*/.mim/*' 2>/dev/null)
 
 DATA ?= ../shared/data/coco_mini
 EXTRA ?= ../shared/data/coco_extra

@@ -1,16 +1,18 @@
 """posefix_mm: PoseFix as an MMPose plugin.
 
-Like MMPose, the package ships ``tools/`` and ``configs/`` inside itself
-(``posefix_mm/.mim``) so that ``mim train posefix_mm CONFIG`` finds them in
-the installed package.
+Like MMPose, the package ships ``tools/``, ``configs/`` and
+``model-index.yml`` inside itself (``posefix_mm/.mim``) so that ``mim train
+posefix_mm CONFIG`` and ``mim search posefix_mm`` find them in the installed
+package.
 """
+import os
 import os.path as osp
 import shutil
 
 from setuptools import find_packages, setup
 
 ROOT = osp.dirname(osp.abspath(__file__))
-MIM_FILES = ['tools', 'configs']
+MIM_FILES = ['tools', 'configs', 'model-index.yml']
 
 
 def get_version() -> str:
@@ -21,9 +23,11 @@ def get_version() -> str:
 
 
 def add_mim_extension() -> None:
-    """Copy tools/ and configs/ into posefix_mm/.mim (mim looks there)."""
+    """Copy tools/, configs/ and the model index into posefix_mm/.mim (mim
+    looks there: `mim train`, `mim search`)."""
     mim_root = osp.join(ROOT, 'posefix_mm', '.mim')
     shutil.rmtree(mim_root, ignore_errors=True)
+    os.makedirs(mim_root)
     for name in MIM_FILES:
         src = osp.join(ROOT, name)
         if osp.isdir(src):
@@ -31,6 +35,8 @@ def add_mim_extension() -> None:
                 src,
                 osp.join(mim_root, name),
                 ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        elif osp.isfile(src):
+            shutil.copy(src, osp.join(mim_root, name))
 
 
 add_mim_extension()

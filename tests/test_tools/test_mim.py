@@ -79,3 +79,19 @@ def test_mim_train_paper_config_on_coco_mini(tmp_path, venv_bin, coco_mini):
     assert 'starts from scratch' in out
     assert 'loss_heatmap' in out and 'loss_coord' in out
     assert osp.exists(tmp_path / 'epoch_1.pth')
+
+
+def test_mim_search_lists_the_configs(venv_bin, tmp_path):
+    proc = subprocess.run([osp.join(venv_bin, 'mim'), 'search', 'posefix_mm'],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ('posefix_res152_8xb9-240e_coco-384x288',
+                 'posefix_res50_8xb9-240e_coco-256x192',
+                 'posefix_r18_coco-mini-lspet-128x96'):
+        assert f'config id: {name}' in proc.stdout
+    # every config the index names exists
+    import yaml
+    with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as f:
+        for model in yaml.safe_load(f)['Models']:
+            assert osp.isfile(osp.join(REPO_ROOT, model['Config']))
