@@ -34,6 +34,12 @@ def coco_mini() -> str:
 
 
 @pytest.fixture(scope='session')
+def coco_extra() -> str:
+    """Folder of coco_extra (override with POSEFIX_COCO_EXTRA)."""
+    return _data_dir('POSEFIX_COCO_EXTRA', 'coco_extra')
+
+
+@pytest.fixture(scope='session')
 def lspet() -> str:
     """Folder of lspet (override with POSEFIX_LSPET)."""
     return _data_dir('POSEFIX_LSPET', 'lspet')

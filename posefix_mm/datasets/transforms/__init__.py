@@ -1,5 +1,6 @@
 from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
-                           joint_type_probabilities, validate_error_tables)
+                           joint_type_probabilities, load_error_tables,
+                           validate_error_tables)
 from .input_pose_transforms import (KeepFullImage, PackPoseFixInputs,
                                     RandomFlipWithInputPose,
                                     TopdownAffineWithInputPose)
@@ -7,7 +8,7 @@ from .synthesize_errors import SynthesizePoseErrors
 
 __all__ = [
     'COCO_ERROR_TABLES', 'derive_error_tables', 'joint_type_probabilities',
-    'validate_error_tables', 'KeepFullImage', 'PackPoseFixInputs',
-    'RandomFlipWithInputPose', 'TopdownAffineWithInputPose',
-    'SynthesizePoseErrors'
+    'load_error_tables', 'validate_error_tables', 'KeepFullImage',
+    'PackPoseFixInputs', 'RandomFlipWithInputPose',
+    'TopdownAffineWithInputPose', 'SynthesizePoseErrors'
 ]

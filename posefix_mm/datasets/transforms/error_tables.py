@@ -14,6 +14,7 @@ A table set is plain data:
 official PoseFix numbers for COCO's 17 keypoints (the authors' code).
 :func:`derive_error_tables` makes a table set for another skeleton.
 """
+import json
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -109,6 +110,27 @@ def validate_error_tables(tables: dict,
     if np.any(worst > 1):
         raise ValueError('error tables: error probabilities of a joint can '
                          f'sum to more than 1: {np.round(worst, 3).tolist()}')
+
+
+def load_error_tables(path: str) -> dict:
+    """A table set from a JSON file: the tables themselves, or what
+    ``tools/fit_error_tables.py`` writes (their ``error_tables``).
+    Validated; errors name the file."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f'error tables {path}: cannot read a JSON file '
+                         f'({e})') from None
+    tables = data.get('error_tables', data) if isinstance(data, dict) \
+        else data
+    if not isinstance(tables, dict):
+        raise ValueError(f'error tables {path}: expected a JSON object')
+    try:
+        validate_error_tables(tables)
+    except ValueError as e:
+        raise ValueError(f'{path}: {e}') from None
+    return tables
 
 
 def _row(rows: list, nv: int) -> np.ndarray:

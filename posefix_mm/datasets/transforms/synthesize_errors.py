@@ -1,7 +1,7 @@
 """Training-time input poses: ground truth corrupted with realistic errors
 (PoseFix paper, section 4; the official code's rules)."""
 import warnings
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -14,8 +14,8 @@ from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
                                                   KS_GOOD, KS_JITTER, MISS,
                                                   NO_GT, SWAP, ks_distance)
 from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
-                           joint_type_probabilities, tables_num_keypoints,
-                           validate_error_tables)
+                           joint_type_probabilities, load_error_tables,
+                           tables_num_keypoints, validate_error_tables)
 
 KS_MISS_MAX = 0.1  # misses land between KS 0.5 and 0.1 of their anchor
 OWN, MIRROR = 0, 1  # anchor slots; other persons' j, then their j', follow
@@ -240,10 +240,11 @@ class SynthesizePoseErrors(BaseTransform):
           2 inversion, 3 swap, 4 miss, -1 no ground truth
 
     Args:
-        error_tables (dict, optional): per-joint probabilities, see
-            :mod:`.error_tables`. Defaults to the official COCO tables for 17
-            keypoints; other skeletons get :func:`derive_error_tables` and a
-            warning.
+        error_tables (dict | str, optional): per-joint probabilities, see
+            :mod:`.error_tables`, or a JSON file of them (e.g. fitted to an
+            estimator by ``tools/fit_error_tables.py``). Defaults to the
+            official COCO tables for 17 keypoints; other skeletons get
+            :func:`derive_error_tables` and a warning.
         overlap_iou_thr (float): other persons count as overlapping (swap
             sources, miss anchors, crowd count) at this box IoU. Default 0.1.
         num_candidates (int): candidate points per type and joint. Default 16.
@@ -259,7 +260,7 @@ class SynthesizePoseErrors(BaseTransform):
     """
 
     def __init__(self,
-                 error_tables: Optional[dict] = None,
+                 error_tables: Optional[Union[dict, str]] = None,
                  overlap_iou_thr: float = 0.1,
                  num_candidates: int = 16,
                  miss_own_weight: float = 4.0,
@@ -267,7 +268,9 @@ class SynthesizePoseErrors(BaseTransform):
                  absent_rate: float = 0.0,
                  seed: Optional[int] = None):
         super().__init__()
-        if error_tables is not None:
+        if isinstance(error_tables, str):
+            error_tables = load_error_tables(error_tables)
+        elif error_tables is not None:
             validate_error_tables(error_tables)
         if not 0 <= overlap_iou_thr <= 1:
             raise ValueError(
