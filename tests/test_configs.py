@@ -29,7 +29,9 @@ def test_config_builds(path, coco_mini):
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0
-    # coco_mini has COCO's layout: every config's datasets build on it
+    if cfg.model.get('head', {}).get('out_channels', 17) != 17:
+        return  # another skeleton: its own test (test_tools/test_crowdpose)
+    # coco_mini has COCO's layout: every COCO config's datasets build on it
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         dataset_cfg = loader.dataset.copy()
         if dataset_cfg.type == 'PoseFixResultsDataset':

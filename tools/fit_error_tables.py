@@ -30,6 +30,7 @@ from posefix_mm.datasets import (ResultsFormatError,  # noqa: E402
                                  load_coco_results)
 from posefix_mm.datasets.transforms import COCO_ERROR_TABLES  # noqa: E402
 from posefix_mm.evaluation import ErrorTableFitter  # noqa: E402
+from posefix_mm.evaluation.fit_error_tables import row_at  # noqa: E402
 
 KEYS = ('jitter', 'miss', 'inversion', 'swap', 'swap_crowded')
 
@@ -57,14 +58,16 @@ def summary(fit: dict) -> str:
     lines = [f'{"table":<14}{"max_nv":>7}{"default":>9}{"fitted":>9}'
              f'{"min n":>8}']
     for key in KEYS:
-        for (max_nv, fitted), (_, default), counts in zip(
-                fit['error_tables'][key], COCO_ERROR_TABLES[key],
-                fit['counts'][key]):
+        for (max_nv, fitted), counts in zip(fit['error_tables'][key],
+                                            fit['counts'][key]):
+            default = row_at(COCO_ERROR_TABLES[key],
+                              len(fitted) if max_nv is None else max_nv)
             lines.append(
                 f'{key:<14}{str(max_nv):>7}{np.mean(default):>9.3f}'
                 f'{np.mean(fitted):>9.3f}{min(counts["n"]):>8}')
     lines.append(f'absent share {np.mean(fit["absent_share"]):.3f} -> '
-                 f'absent_rate {fit["absent_rate"]}')
+                 f'absent_rate {fit["absent_rate"]}; swap_crowded entries '
+                 f'clipped: {fit["swap_crowded_clipped"]}')
     return '\n'.join(lines)
 
 

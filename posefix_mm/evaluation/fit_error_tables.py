@@ -67,6 +67,14 @@ def synthesis_types(det: np.ndarray, anchors: np.ndarray, valid: np.ndarray,
     return np.where(near, types, MISS)
 
 
+def row_at(rows: list, nv: int) -> list:
+    """The probabilities of the row that applies to ``nv``."""
+    for max_nv, probs in rows:
+        if max_nv is None or nv <= max_nv:
+            return list(probs)
+    raise AssertionError('validated tables end with a max_nv None row')
+
+
 def _boxes(gt: dict, iou_thr: float) -> dict:
     """Annotation id -> (box area, ids of the other non-crowd persons of its
     image whose box overlaps at IoU >= ``iou_thr``), as
@@ -104,9 +112,10 @@ class ErrorTableFitter:
     Args:
         sigmas (np.ndarray): (K, ) keypoint sigmas.
         flip_indices (Sequence[int]): mirror joint of each joint.
-        reference (dict): the table set whose bins (``max_nv`` rows,
-            ``crowded`` rule) the fitted tables keep, and whose values fill
-            entries without data. Default: COCO's.
+        reference (dict): the table set whose bins (``max_nv`` rows, all of
+            them for every key; the ``crowded`` rule) the fitted tables
+            take, and whose values fill entries without data. Default:
+            COCO's.
         pool_mirrors (bool): a joint and its mirror share their entries
             (left and right alike, as in the default tables; twice the data
             per entry). Default True.
@@ -126,11 +135,24 @@ class ErrorTableFitter:
                  absent_score_thr: Optional[float] = None):
         self.sigmas = np.asarray(sigmas)
         self.flip_indices = np.asarray(flip_indices)
-        self.reference = reference
+        # every key gets the same rows (the union of the reference's
+        # max_nv bins): within a row all types share their persons, so
+        # the fitted probabilities of a joint never sum to more than 1
+        limits = sorted({
+            max_nv for key in TABLE_TYPES for max_nv, _ in reference[key]
+            if max_nv is not None
+        }) + [None]
+        k = len(self.sigmas)
+        self.reference = dict(
+            {
+                key: [[m, row_at(reference[key], k if m is None else m)]
+                      for m in limits]
+                for key in TABLE_TYPES
+            },
+            crowded=reference['crowded'])
         self.pool_mirrors = pool_mirrors
         self.overlap_iou_thr = overlap_iou_thr
         self.absent_score_thr = absent_score_thr
-        k = len(self.sigmas)
         # one row per labelled, present joint of a matched person
         self.observations = defaultdict(list)
         self.present = np.zeros(k, np.int64)
@@ -273,12 +295,22 @@ class ErrorTableFitter:
         an entry with ``n`` 0 keeps the reference value),
         ``absent_share`` per joint and ``absent_rate`` (the
         ``SynthesizePoseErrors(absent_rate=...)`` whose mean share, half the
-        rate, matches the estimator's), ``matched`` / ``unmatched`` results.
+        rate, matches the estimator's), ``swap_crowded_clipped`` (entries
+        lowered so that a crowded person's probabilities sum to at most 1),
+        ``matched`` / ``unmatched`` results.
         """
         if not self.observations:
             raise ValueError('no labelled keypoint of a matched result: '
                              'nothing to fit (wrong annotations?)')
         theta, n, hits = self._fit()
+        # a row's jitter, miss and inversion are fitted on all its persons,
+        # swap_crowded on the crowded ones only: where a sparse row makes
+        # them sum to more than 1 for a crowded person, swap_crowded takes
+        # what is left
+        rest = 1 - theta['jitter'] - theta['miss'] - theta['inversion']
+        clipped = theta['swap_crowded'] > rest
+        theta['swap_crowded'] = np.clip(theta['swap_crowded'], 0,
+                                        np.maximum(rest, 0))
         tables = {
             key: [[max_nv, np.round(theta[key][i], 4).tolist()]
                   for i, (max_nv, _) in enumerate(self.reference[key])]
@@ -302,5 +334,6 @@ class ErrorTableFitter:
             counts=counts,
             absent_share=np.round(share, 4).tolist(),
             absent_rate=round(float(min(1., 2 * overall)), 4),
+            swap_crowded_clipped=int(clipped.sum()),
             matched=self.matched,
             unmatched=self.unmatched)

@@ -104,12 +104,17 @@ def validate_error_tables(tables: dict,
             if min(probs) < 0 or max(probs) > 1:
                 raise ValueError(f'error tables "{key}" (max_nv {max_nv}): '
                                  f'probabilities outside [0, 1]: {probs}')
-    worst = sum(
-        np.max([row[1] for row in tables[key]], axis=0)
-        for key in ('jitter', 'miss', 'inversion', 'swap_crowded'))
-    if np.any(worst > 1):
-        raise ValueError('error tables: error probabilities of a joint can '
-                         f'sum to more than 1: {np.round(worst, 3).tolist()}')
+    # every person a table set can meet: each number of labelled joints,
+    # crowded or not
+    for nv in range(1, num_keypoints + 1):
+        for overlap in (0, num_keypoints):
+            probs = joint_type_probabilities(tables, nv, overlap)
+            if np.any(probs[:, 0] < -1e-9):
+                raise ValueError(
+                    'error tables: error probabilities of a joint sum to '
+                    f'more than 1 for a person with {nv} labelled joints'
+                    f'{" (crowded)" if overlap else ""}: '
+                    f'{np.round(1 - probs[:, 0], 3).tolist()}')
 
 
 def load_error_tables(path: str) -> dict:
