@@ -14,7 +14,7 @@ DATA ?= ../shared/data/coco_mini
 EXTRA ?= ../shared/data/coco_extra
 LSPET ?= ../shared/data/lspet
 
-.PHONY: setup setup-full test demo clean
+.PHONY: setup setup-full test demo clean blazepose-venv
 
 setup: $(PKG_STAMP)
 
@@ -56,5 +56,16 @@ demo: setup
 	$(PY) tools/demo.py --data $(DATA) --extra $(EXTRA) --lspet $(LSPET) \
 		$(if $(RETRAIN),--retrain)
 
+# Optional: MediaPipe BlazePose in .venv-blazepose for
+# tools/blazepose_results.py (a real estimator's results on training images,
+# to fit error tables to with tools/fit_error_tables.py).
+blazepose-venv: .venv-blazepose/.installed
+
+.venv-blazepose/.installed: requirements/blazepose.txt
+	$(PYTHON) -m venv .venv-blazepose
+	.venv-blazepose/bin/python -m pip --disable-pip-version-check install \
+		-r requirements/blazepose.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) build posefix_mm.egg-info posefix_mm/.mim
+	rm -rf $(VENV) .venv-blazepose build posefix_mm.egg-info posefix_mm/.mim

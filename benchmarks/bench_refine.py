@@ -3,7 +3,7 @@ the input pose, forward with flip test, back to image coordinates) against
 the pure model forward on the same, already prepared batches, in one process.
 
 Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
-    [--data DIR] [--batch-size 32] [--repeat 3]
+    [--data DIR] [--batch-size 32] [--repeat 3] [--workers 0 1 2]
 """
 import argparse
 import os.path as osp
@@ -36,6 +36,8 @@ def main():
         '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--workers', type=int, nargs='+', default=[0, 1, 2],
+                        help='DataLoader workers of the variants')
     args = parser.parse_args()
     init_default_scope('mmpose')
     model = init_refiner(args.config, None)  # speed does not need weights
@@ -51,9 +53,10 @@ def main():
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     n = len(infos)
 
-    def refine():
-        refine_samples(model, infos, pipeline, args.batch_size,
-                       progress=False)
+    def refine(workers):
+        return lambda: refine_samples(model, infos, pipeline,
+                                      args.batch_size, progress=False,
+                                      num_workers=workers)
 
     batches = [
         model.data_preprocessor(
@@ -67,18 +70,18 @@ def main():
             for data in batches:
                 model.predict(data['inputs'], data['data_samples'])
 
-    seconds = interleaved_medians(dict(refine=refine, forward=forward),
+    variants = {f'refine, {w} workers': refine(w) for w in args.workers}
+    seconds = interleaved_medians(dict(variants, forward=forward),
                                   args.repeat)
-    t_refine, t_forward = seconds['refine'], seconds['forward']
+    t_forward = seconds.pop('forward')
     print(f'{n} BlazePose instances on coco_mini val, batch '
           f'{args.batch_size}, {torch.get_num_threads()} threads, flip test '
           f'{model.test_cfg.get("flip_test")}, config '
           f'{osp.basename(args.config)}')
-    print(f'refinement (load + crop + forward): {n / t_refine:7.1f} '
-          'instances/s')
-    print(f'pure model forward:                 {n / t_forward:7.1f} '
-          'instances/s')
-    print(f'refinement / forward time: {t_refine / t_forward:.2f}')
+    print(f'pure model forward:        {n / t_forward:7.1f} instances/s')
+    for name, t in seconds.items():
+        print(f'{name + ":":<27}{n / t:7.1f} instances/s, '
+              f'{t / t_forward:.2f} x the forward time')
 
 
 if __name__ == '__main__':

@@ -6,7 +6,10 @@ Usage:
         [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--strict]
         [--box-source auto|keypoints|bbox|union] [--absent-score-thr T]
         [--keypoint-score input|heatmap] [--instance-score input|heatmap]
+        [--workers 2] [--launcher none|pytorch|slurm|mpi]
         [--cfg-options KEY=VALUE ...]
+    python -m torch.distributed.run --nproc_per_node N tools/refine.py ...
+        --launcher pytorch
 
 The input file is checked before any work; malformed files are refused with
 the entry and field named, and nothing is written. Entries that cannot be
@@ -17,22 +20,28 @@ instead). Output paths are checked before any work; --out may not be the
 --input file. A joint at (0, 0) (or scored at or below --absent-score-thr)
 is absent: it takes no part in the box and the refiner estimates it from
 the image.
-The output is written atomically: complete, or not there.
+The output is written atomically: complete, or not there. With a launcher
+every process refines its share of the entries and rank 0 writes the
+merged output, in the input's order (the same file as one process writes);
+a process that fails stops the run and nothing is written.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 
 from posefix_mm.utils.compat import apply as apply_compat
 
 apply_compat()
 
 import cv2  # noqa: E402
+import torch  # noqa: E402
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import all_gather_object, get_dist_info  # noqa: E402
+from mmengine.dist import init_dist  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmpose.registry import DATASETS  # noqa: E402
 
@@ -60,6 +69,19 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--no-flip', action='store_true', help='no flip test')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=2,
+        help='DataLoader workers reading and cropping images while the '
+        'network runs (0: in the main process)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help="several processes (MMEngine's launchers, as tools/test.py): "
+        'each refines its share, rank 0 writes the merged output')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(
         '--vis-dir',
         help='write a picture per person, input | refined (with --ann: the '
@@ -198,6 +220,10 @@ def write_pictures(outputs, vis_dir, dataset_meta, gt=None) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.launcher != 'none':
+        init_dist(args.launcher)
+        if args.device == 'cuda':
+            args.device = f'cuda:{torch.cuda.current_device()}'
     if args.batch_size < 1:
         raise SystemExit(f'error: --batch-size must be >= 1, got '
                          f'{args.batch_size}')
@@ -235,9 +261,19 @@ def main(argv=None):
     except CheckpointError as e:
         raise SystemExit(f'error: {e}')
     pipeline = Compose(refine_pipeline(model.cfg))
+    rank, world_size = get_dist_info()
+    # each process its share of the entries; rank 0 merges and writes
     outputs, unreadable = refine_samples(
-        model, (dataset.get_data_info(i) for i in range(len(dataset))),
-        pipeline, args.batch_size, total=len(dataset))
+        model, (dataset.get_data_info(i)
+                for i in range(rank, len(dataset), world_size)),
+        pipeline, args.batch_size, progress=rank == 0,
+        num_workers=args.workers)
+    if world_size > 1:
+        outputs = sorted((o for part in all_gather_object(outputs)
+                          for o in part), key=lambda o: o.info['id'])
+        unreadable = sum(all_gather_object(unreadable), Counter())
+        if rank != 0:
+            return None
     report_skips(unreadable, args.strict)
     if not outputs:
         raise SystemExit('error: no entry could be refined; nothing written')

@@ -369,3 +369,35 @@ def test_checkpoint_of_another_model_refused(coco_mini, predictions,
         run_refine(
             common(ckpt, coco_mini, write(tmp_path, predictions[:2]), out))
     assert not out.exists()
+
+
+def test_two_processes_write_what_one_writes(checkpoint, coco_mini,
+                                              tmp_path):
+    """--launcher pytorch with 2 CPU processes (gloo): each refines its
+    share, rank 0 writes the merged file, equal to one process's (loading
+    in 2 DataLoader workers there, in the main process here)."""
+    import random
+    import subprocess
+    import sys
+    args = [
+        CONFIG, checkpoint, '--input',
+        f'{coco_mini}/predictions/blazepose_full_val2017.json', '--img-dir',
+        f'{coco_mini}/val2017', '--batch-size', '8'
+    ]
+    run_tool('refine', args + ['--out', tmp_path / 'one.json', '--workers',
+                               '2'])
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node',
+        '2', '--master_port',
+        str(random.randint(20000, 30000)),
+        osp.join(REPO_ROOT, 'tools', 'refine.py'), *map(str, args), '--out',
+        str(tmp_path / 'two.json'), '--workers', '0', '--launcher', 'pytorch'
+    ], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    one = json.loads((tmp_path / 'one.json').read_text())
+    two = json.loads((tmp_path / 'two.json').read_text())
+    assert len(one) == len(two) == 75
+    for a, b in zip(one, two):
+        assert (a['image_id'], a['score']) == (b['image_id'], b['score'])
+        np.testing.assert_allclose(a['keypoints'], b['keypoints'], atol=1e-3)

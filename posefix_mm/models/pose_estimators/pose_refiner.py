@@ -24,6 +24,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
@@ -100,32 +101,68 @@ def pose_samples(keypoints: np.ndarray,
     return samples
 
 
+class _PreparedSamples(Dataset):
+    """Samples through PoseFix's test pipeline, image read on the way
+    (None for an unreadable image): the work a DataLoader's workers do
+    while the network runs."""
+
+    def __init__(self, samples: List[dict], pipeline: Compose):
+        self.samples, self.pipeline = samples, pipeline
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        info = self.samples[index]
+        img = info.get('img')
+        if img is None:
+            img = read_image(info['img_path'])
+        if img is None:
+            return info, None
+        return info, self.pipeline(dict(info, img=img))
+
+
 def refine_samples(model,
                    samples: Iterable[dict],
                    pipeline: Compose,
                    batch_size: int = 32,
                    total: Optional[int] = None,
-                   progress: bool = True) -> Tuple[List[Refined], Counter]:
+                   progress: bool = True,
+                   num_workers: int = 0) -> Tuple[List[Refined], Counter]:
     """Run PoseFix on samples that carry ``input_keypoints`` (image
     coordinates) and an ``img`` or an ``img_path``, in batches.
 
-    A sample whose image cannot be read, or whose refined keypoints are not
-    finite (a broken checkpoint), is skipped and counted, not fatal; any
-    other error is raised.
+    Reading, cropping and packing run in ``num_workers`` DataLoader worker
+    processes (0: in this process), overlapped with the network. A sample
+    whose image cannot be read, or whose refined keypoints are not finite
+    (a broken checkpoint), is skipped and counted, not fatal; any other
+    error is raised.
 
     Returns:
         tuple: ``(outputs, skipped)``; outputs are :class:`Refined`, in
         input order, skipped a Counter of reasons.
     """
+    samples = list(samples)
+    loader = DataLoader(
+        _PreparedSamples(samples, pipeline),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=list)
     outputs, skipped = [], Counter()
-    batch = []
-
-    def flush():
+    bar = tqdm(total=total or len(samples), desc='refining', unit='pose',
+               disable=not progress)
+    for batch in loader:
+        readable = [(info, packed) for info, packed in batch
+                    if packed is not None]
+        skipped['unreadable image'] += len(batch) - len(readable)
+        bar.update(len(batch))
+        if not readable:
+            continue
         data = model.data_preprocessor(
-            pseudo_collate([b[1] for b in batch]), False)
+            pseudo_collate([packed for _, packed in readable]), False)
         with torch.no_grad():
             preds = model.predict(data['inputs'], data['data_samples'])
-        for (info, _), pred in zip(batch, preds):
+        for (info, _), pred in zip(readable, preds):
             instances = pred.pred_instances
             if not np.isfinite(instances.keypoints).all():
                 skipped['non-finite refined keypoints'] += 1
@@ -135,22 +172,8 @@ def refine_samples(model,
                 Refined(info, instances.keypoints[0],
                         instances.keypoint_scores[0],
                         None if probs is None else probs[0]))
-        batch.clear()
-
-    for info in tqdm(samples, total=total, desc='refining', unit='pose',
-                     disable=not progress):
-        img = info.get('img')
-        if img is None:
-            img = read_image(info['img_path'])
-        if img is None:
-            skipped['unreadable image'] += 1
-            continue
-        batch.append((info, pipeline(dict(info, img=img))))
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
-    return outputs, skipped
+    bar.close()
+    return outputs, +skipped
 
 
 def _config(config: Union[str, dict, Config], what: str) -> Config:
