@@ -4,6 +4,7 @@ the pure model forward on the same, already prepared batches, in one process.
 
 Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
     [--data DIR] [--batch-size 32] [--repeat 3] [--workers 0 1 2]
+    [--copies 1]
 """
 import argparse
 import os.path as osp
@@ -38,6 +39,8 @@ def main():
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--workers', type=int, nargs='+', default=[0, 1, 2],
                         help='DataLoader workers of the variants')
+    parser.add_argument('--copies', type=int, default=1,
+                        help='refine the file this many times over')
     args = parser.parse_args()
     init_default_scope('mmpose')
     model = init_refiner(args.config, None)  # speed does not need weights
@@ -51,6 +54,7 @@ def main():
             data_prefix=dict(img=osp.join(args.data, 'val2017')),
             pipeline=[]))
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    infos = infos * args.copies  # more work: worker start-up amortised
     n = len(infos)
 
     def refine(workers):

@@ -72,9 +72,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--workers',
         type=int,
-        default=2,
         help='DataLoader workers reading and cropping images while the '
-        'network runs (0: in the main process)')
+        'network runs (0: in the main process). Default: 2 with --device '
+        'cuda; 0 on CPU, where the network already takes every core '
+        '(docs/benchmarks.md)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -227,6 +228,8 @@ def main(argv=None):
     if args.batch_size < 1:
         raise SystemExit(f'error: --batch-size must be >= 1, got '
                          f'{args.batch_size}')
+    if args.workers is None:
+        args.workers = 0 if args.device == 'cpu' else 2
     init_default_scope('mmpose')
     for path, what in ((args.input, '--input'), (args.ann, '--ann'),
                        (args.checkpoint, 'CHECKPOINT')):
