@@ -13,34 +13,20 @@ metainfo = dict(from_file='configs/_base_/datasets/crowdpose.py')
 default_hooks = dict(
     checkpoint=dict(save_best='crowdpose/AP', rule='greater'))
 
-codec = dict(type='PoseFixLabel', input_size=(192, 256), heatmap_size=(48, 64))
-
 model = dict(
     backbone=dict(in_channels=3 + num_keypoints),
     head=dict(out_channels=num_keypoints))
 
 data_root = 'data/crowdpose/'
 
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='SynthesizePoseErrors'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlipWithInputPose', direction='horizontal'),
-    dict(
-        type='RandomBBoxTransform',
-        shift_prob=0.,
-        scale_factor=(0.7, 1.3),
-        rotate_factor=45.,
-        rotate_prob=0.6),
-    dict(type='TopdownAffineWithInputPose', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseFixInputs')
-]
+# the base's training pipeline (error synthesis and augmentation); for
+# validation, synthetic inputs of the test persons
+train_pipeline = {{_base_.train_pipeline}}
 val_pipeline = [
     dict(type='LoadImage'),
     dict(type='SynthesizePoseErrors', seed=0),
     dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffineWithInputPose', input_size=codec['input_size']),
+    dict(type='TopdownAffineWithInputPose', input_size=(192, 256)),
     dict(type='PackPoseFixInputs')
 ]
 

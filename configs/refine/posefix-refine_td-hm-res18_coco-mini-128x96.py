@@ -14,7 +14,8 @@ _base_ = ['../baselines/td-hm_res18_coco-mini-128x96.py']
 model = dict(
     _delete_=True,
     type='PoseRefiner',
-    pose_model='{{ fileDirname }}/../baselines/td-hm_res18_coco-mini-128x96.py',
+    pose_model='{{ fileDirname }}/../baselines/'
+    'td-hm_res18_coco-mini-128x96.py',
     pose_checkpoint=None,
     refiner='{{ fileDirname }}/../posefix_r18_coco-mini-128x96.py',
     refiner_checkpoint=None)

@@ -6,7 +6,7 @@ from .input_pose_coco_metric import InputPoseCocoMetric
 from .pose_error_metric import PoseErrorMetric
 
 __all__ = [
-    'ErrorTableFitter', 'STATS_NAMES', 'coco_keypoint_eval', 'format_ap_table', 'analyze',
-    'compare', 'label_keypoints', 'match', 'InputPoseCocoMetric',
-    'PoseErrorMetric'
+    'ErrorTableFitter', 'STATS_NAMES', 'coco_keypoint_eval',
+    'format_ap_table', 'analyze', 'compare', 'label_keypoints', 'match',
+    'InputPoseCocoMetric', 'PoseErrorMetric'
 ]
