@@ -142,6 +142,10 @@ def main():
     print(f'time ratio PoseFix / SimpleBaseline: {time_ratio:.3f}')
     print(f'time ratio / MAC ratio: {time_ratio / mac_ratio:.3f} '
           '(goal <= 1.05)')
+    alone = (times['PoseFix network alone'] /
+             times['SimpleBaseline network alone'])
+    print(f'networks alone: time ratio {alone:.3f}, / MAC ratio '
+          f'{alone / mac_ratio:.3f}')
 
 
 if __name__ == '__main__':

@@ -251,7 +251,10 @@ def main(argv=None):
                 pipeline=[]))
     except ResultsFormatError as e:
         raise SystemExit(f'error: {e}')
-    report_skips(dataset.skipped, args.strict)
+    if get_dist_info()[0] == 0:
+        report_skips(dataset.skipped, args.strict)
+    elif args.strict and dataset.skipped:
+        raise SystemExit(1)  # rank 0 says why
     if len(dataset) == 0:
         raise SystemExit('error: no entry can be refined; nothing written')
 
