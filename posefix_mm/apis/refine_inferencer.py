@@ -318,22 +318,19 @@ class RefineInferencer(BaseMMPoseInferencer):
                     return_datasample=None,
                     return_datasamples: bool = False,
                     pred_out_dir: str = '') -> dict:
-        """MMPose's results, with ``input_predictions`` (the 2D model's) and
-        every value a plain JSON type."""
-        result = super().postprocess(preds, visualization, return_datasample,
-                                     return_datasamples, pred_out_dir='')
-        if return_datasample is not None:
+        """MMPose's results (``visualization``, ``predictions``: refined),
+        with ``input_predictions`` (the 2D model's), every value a plain
+        JSON type unless ``return_datasamples``."""
+        if return_datasample is not None:  # MMPose's deprecated spelling
             return_datasamples = return_datasample
         pose2d = self._buffer['pose2d']
         if return_datasamples:
-            result['input_predictions'] = [pose2d]
+            result = dict(predictions=preds, input_predictions=[pose2d])
         else:
-            result['predictions'] = [
-                instance_dicts(p.pred_instances) for p in preds
-            ]
-            result['input_predictions'] = [
-                instance_dicts(pose2d.pred_instances)
-            ]
+            result = dict(
+                predictions=[instance_dicts(p.pred_instances) for p in preds],
+                input_predictions=[instance_dicts(pose2d.pred_instances)])
+        result['visualization'] = visualization
         if pred_out_dir:
             self._save_predictions(result, preds, pred_out_dir,
                                    return_datasamples)
