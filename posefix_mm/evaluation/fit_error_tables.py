@@ -159,8 +159,8 @@ class ErrorTableFitter:
         self.absent = np.zeros(k, np.int64)
         self.matched = self.unmatched = 0
 
-    def _row(self, key: str, nv: int) -> int:
-        for i, (max_nv, _) in enumerate(self.reference[key]):
+    def _row(self, nv: int) -> int:
+        for i, (max_nv, _) in enumerate(self.reference['jitter']):
             if max_nv is None or nv <= max_nv:
                 return i
         raise AssertionError('validated tables end with a max_nv None row')
@@ -210,11 +210,7 @@ class ErrorTableFitter:
                 obs = self.observations
                 obs['joint'].append(j)
                 obs['type'].append(labels[j])
-                obs['jitter'].append(self._row('jitter', nv))
-                obs['miss'].append(self._row('miss', nv))
-                obs['inversion'].append(self._row('inversion', nv))
-                key = 'swap_crowded' if crowded else 'swap'
-                obs['swap'].append(self._row(key, nv))
+                obs['row'].append(self._row(nv))  # every key's rows alike
                 obs['crowded'].append(crowded)
                 obs['can_invert'].append(can_invert[j])
                 obs['can_swap'].append(can_swap[j])
@@ -228,13 +224,13 @@ class ErrorTableFitter:
         if self.pool_mirrors:
             joint = np.minimum(joint, self.flip_indices[joint])
         # each key's cells: (row, joint); swap and swap_crowded are apart
+        row, everyone = obs['row'], np.ones(len(joint), bool)
         cells = dict(
-            jitter=(obs['jitter'], np.ones(len(joint), bool), JITTER),
-            miss=(obs['miss'], np.ones(len(joint), bool), MISS),
-            inversion=(obs['inversion'], np.ones(len(joint), bool),
-                       INVERSION),
-            swap=(obs['swap'], ~obs['crowded'], SWAP),
-            swap_crowded=(obs['swap'], obs['crowded'], SWAP))
+            jitter=(row, everyone, JITTER),
+            miss=(row, everyone, MISS),
+            inversion=(row, everyone, INVERSION),
+            swap=(row, ~obs['crowded'], SWAP),
+            swap_crowded=(row, obs['crowded'], SWAP))
         theta = {
             key: np.array([row[1] for row in self.reference[key]], float)
             for key in TABLE_TYPES
@@ -261,10 +257,10 @@ class ErrorTableFitter:
             for key in TABLE_TYPES
         }
         for _ in range(iterations):
-            p_inv = theta['inversion'][obs['inversion'], joint]
+            p_inv = theta['inversion'][row, joint]
             p_swap = np.where(
-                obs['crowded'], theta['swap_crowded'][obs['swap'], joint],
-                theta['swap'][obs['swap'], joint])
+                obs['crowded'], theta['swap_crowded'][row, joint],
+                theta['swap'][row, joint])
             lost_inv = p_inv * ~obs['can_invert']
             lost_swap = p_swap * ~obs['can_swap']
             kept = 1 - lost_inv - lost_swap
