@@ -33,14 +33,10 @@ from mmpose.registry import MODELS  # noqa: E402
 
 from bench_model import (BaselineForward, PoseFixForward,  # noqa: E402
                          input_pose_samples)
+from bench_train_demo import forever  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA = osp.join(REPO, '..', 'shared', 'data', 'coco_mini') + '/'
-
-
-def forever(loader):
-    while True:
-        yield from loader
 
 
 def setup(config: str, batch: int, workers: int):

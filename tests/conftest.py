@@ -11,6 +11,18 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(REPO_ROOT, '..', 'shared', 'data')
 
 
+#: --cfg-options that shrink a training config to one epoch of 4 samples
+#: validated on 16, in the main process (tools/train.py tests)
+TINY_TRAINING = [
+    'train_dataloader.dataset.indices=4', 'train_dataloader.batch_size=2',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
+    'train_cfg.val_interval=1', 'val_dataloader.batch_size=16',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'default_hooks.logger.interval=1'
+]
+
+
 def run_tool(name: str, args: list):
     """tools/<name>.py in this process, as a shell would call it (sys.argv
     set); returns what its main() returns."""

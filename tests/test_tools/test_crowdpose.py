@@ -6,7 +6,7 @@ import os.path as osp
 import subprocess
 import sys
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, TINY_TRAINING
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_res50_8xb9-240e_crowdpose-256x192.py')
@@ -45,14 +45,8 @@ def test_crowdpose_config_trains_and_validates(tmp_path, coco_mini):
         sys.executable,
         osp.join(REPO_ROOT, 'tools', 'train.py'), CONFIG, '--work-dir',
         str(tmp_path / 'run'), '--cfg-options', f'data_root={root}',
-        'model.pretrained_backbone=None',
-        'train_dataloader.dataset.indices=4', 'train_dataloader.batch_size=2',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1', 'val_dataloader.dataset.indices=8',
-        'val_dataloader.num_workers=0',
-        'val_dataloader.persistent_workers=False',
-        'default_hooks.logger.interval=1'
+        'model.pretrained_backbone=None', 'val_dataloader.dataset.indices=8',
+        *TINY_TRAINING
     ], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]

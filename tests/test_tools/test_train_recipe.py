@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, TINY_TRAINING
 
 PAPER_CONFIG = osp.join(REPO_ROOT, 'configs',
                         'posefix_res50_8xb9-240e_coco-256x192.py')
@@ -28,13 +28,7 @@ def test_paper_recipe_from_another_folder(tmp_path, coco_mini):
         '--work-dir', 'run', '--cfg-options', f'data_root={data_root}',
         'val_dataloader.dataset.input_file='
         f'{data_root}/predictions/blazepose_full_val2017.json',
-        'model.pretrained_backbone=None', 'train_dataloader.dataset.indices=4',
-        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1', 'val_dataloader.batch_size=16',
-        'val_dataloader.num_workers=0',
-        'val_dataloader.persistent_workers=False',
-        'default_hooks.logger.interval=1'
+        'model.pretrained_backbone=None', *TINY_TRAINING
     ], cwd=work, capture_output=True, text=True, timeout=900)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
