@@ -22,9 +22,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # The working set: ordinary packages with their requirements, OpenMMLab
-# packages without theirs, xtcocotools built against numpy 2.
-$(DEPS_STAMP): requirements/base.txt requirements/nodeps.txt requirements/build.txt | $(PY)
-	$(PIP) install -r requirements/base.txt
+# packages without theirs, xtcocotools built against numpy 2; and the
+# optional ONNX export and onnxruntime backend (requirements/onnx.txt).
+$(DEPS_STAMP): requirements/base.txt requirements/onnx.txt requirements/nodeps.txt requirements/build.txt | $(PY)
+	$(PIP) install -r requirements/base.txt -r requirements/onnx.txt
 	$(PIP) install --no-deps -r requirements/nodeps.txt
 	$(PIP) install --no-deps --no-build-isolation --no-binary xtcocotools \
 		-r requirements/build.txt

@@ -53,6 +53,8 @@ setup(
     # The pinned working set is installed by `make setup`
     # (requirements/); listing it here would let pip pull CUDA builds.
     install_requires=[],
+    # the ONNX export and the onnxruntime backend
+    extras_require=dict(onnx=['onnx', 'onnxruntime', 'onnxscript']),
     license='Apache License 2.0',
     zip_safe=False,
 )

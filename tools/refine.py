@@ -4,12 +4,19 @@ Usage:
     python tools/refine.py CONFIG CHECKPOINT --input results.json
         --img-dir DIR --out refined.json [--ann GT.json] [--batch-size N]
         [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--strict]
+        [--backend pytorch|onnxruntime] [--onnx refiner.onnx]
         [--box-source auto|keypoints|bbox|union] [--absent-score-thr T]
         [--keypoint-score input|heatmap] [--instance-score input|heatmap]
         [--workers 2] [--launcher none|pytorch|slurm|mpi]
         [--cfg-options KEY=VALUE ...]
     python -m torch.distributed.run --nproc_per_node N tools/refine.py ...
         --launcher pytorch
+    python tools/refine.py CONFIG --backend onnxruntime --onnx refiner.onnx
+        --input results.json --img-dir DIR --out refined.json ...
+
+With ``--backend onnxruntime`` the network is the ONNX file that
+tools/export_onnx.py wrote (flip test, decision and gate as exported); the
+config still gives the test pipeline and the keypoints.
 
 The input file is checked before any work; malformed files are refused with
 the entry and field named, and nothing is written. Entries that cannot be
@@ -60,7 +67,10 @@ from posefix_mm.visualization import person_panels  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='PoseFix config')
-    parser.add_argument('checkpoint', help='PoseFix checkpoint (local)')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='PoseFix checkpoint (local); not with --backend onnxruntime')
     parser.add_argument('--input', required=True, help='COCO results JSON')
     parser.add_argument('--img-dir', required=True, help='image folder')
     parser.add_argument('--out', required=True, help='refined results JSON')
@@ -69,6 +79,14 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--no-flip', action='store_true', help='no flip test')
+    parser.add_argument(
+        '--backend',
+        default='pytorch',
+        choices=['pytorch', 'onnxruntime'],
+        help="the network: the torch model from CHECKPOINT (default), or "
+        "onnxruntime running --onnx")
+    parser.add_argument(
+        '--onnx', help='the refiner exported by tools/export_onnx.py')
     parser.add_argument(
         '--workers',
         type=int,
@@ -219,6 +237,56 @@ def write_pictures(outputs, vis_dir, dataset_meta, gt=None) -> int:
     return len(ordered)
 
 
+def check_backend(args) -> None:
+    """Each backend with its own weights, before any work."""
+    if args.backend == 'pytorch':
+        if args.checkpoint is None:
+            raise SystemExit('error: CHECKPOINT is required (or --backend '
+                             'onnxruntime --onnx FILE)')
+        if args.onnx:
+            raise SystemExit('error: --onnx needs --backend onnxruntime')
+        return
+    if not args.onnx:
+        raise SystemExit('error: --backend onnxruntime needs --onnx FILE '
+                         '(tools/export_onnx.py writes it)')
+    if args.checkpoint is not None:
+        raise SystemExit('error: CHECKPOINT is not used with --backend '
+                         'onnxruntime: the weights are in the --onnx file')
+    model_options = [k for k in args.cfg_options or {}
+                     if k.startswith('model.')]
+    if model_options:
+        raise SystemExit(
+            f'error: --cfg-options {model_options} change the model, which '
+            'the --onnx file holds as exported: export it again with them '
+            '(tools/export_onnx.py --cfg-options ...)')
+
+
+def build_refiner(cfg, args):
+    """The torch model, or the ONNX refiner with the config's keypoints."""
+    if args.backend == 'pytorch':
+        return init_refiner(cfg, args.checkpoint, args.device,
+                            not args.no_flip)
+    from mmpose.apis.inference import dataset_meta_from_config
+    from posefix_mm.apis.onnx_refiner import OnnxRefiner
+    model = OnnxRefiner(args.onnx,
+                        dataset_meta_from_config(cfg, dataset_mode='train'),
+                        args.device)
+    sizes = [tuple(t['input_size']) for t in refine_pipeline(cfg)
+             if 'input_size' in t]
+    if tuple(model.settings['input_size']) not in sizes:
+        raise ValueError(
+            f'--onnx: {args.onnx} takes {model.settings["input_size"]} '
+            f'crops, the config\'s pipeline makes {sizes}: exported from '
+            'another config')
+    flip = model.settings['flip_test']
+    if flip and args.no_flip:
+        raise ValueError(f'--no-flip: {args.onnx} holds the flip test; '
+                         'export it with --no-flip for a graph without')
+    print(f'onnxruntime: {args.onnx} (flip test {"on" if flip else "off"}, '
+          'as exported)')
+    return model
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.launcher != 'none':
@@ -231,8 +299,10 @@ def main(argv=None):
     if args.workers is None:
         args.workers = 0 if args.device == 'cpu' else 2
     init_default_scope('mmpose')
+    check_backend(args)
     for path, what in ((args.input, '--input'), (args.ann, '--ann'),
-                       (args.checkpoint, 'CHECKPOINT')):
+                       (args.checkpoint, 'CHECKPOINT'), (args.onnx,
+                                                         '--onnx')):
         if path is not None and not osp.isfile(path):
             raise SystemExit(f'error: {what}: no file {path}')
     if not osp.isdir(args.img_dir):
@@ -262,11 +332,10 @@ def main(argv=None):
     if args.cfg_options:
         merge_cfg_options(cfg, args.cfg_options)
     try:
-        model = init_refiner(cfg, args.checkpoint, args.device,
-                             not args.no_flip)
-    except CheckpointError as e:
+        model = build_refiner(cfg, args)
+    except (CheckpointError, ValueError, ImportError, RuntimeError) as e:
         raise SystemExit(f'error: {e}')
-    pipeline = Compose(refine_pipeline(model.cfg))
+    pipeline = Compose(refine_pipeline(cfg))
     rank, world_size = get_dist_info()
     # each process its share of the entries; rank 0 merges and writes
     outputs, unreadable = refine_samples(

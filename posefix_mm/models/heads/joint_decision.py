@@ -58,14 +58,14 @@ def _cues(logits: Tensor, refined: Tensor, inputs: Tensor, sigmas: Tensor,
     b, k, h, w = logits.shape
     log_probs = logits.flatten(2).log_softmax(-1)
     probs = log_probs.exp()
-    ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=logits.dtype, device=logits.device),
-        torch.arange(w, dtype=logits.dtype, device=logits.device),
-        indexing='ij')
-    grid = torch.stack([xs, ys], -1).view(1, 1, h * w, 2)
+    xs = torch.arange(w, dtype=logits.dtype, device=logits.device)
+    ys = torch.arange(h, dtype=logits.dtype, device=logits.device)
 
     def mass_near(points):
-        sq = ((grid - points[:, :, None])**2).sum(-1)
+        # squared distances of every heatmap pixel, (B, K, H * W)
+        dx2 = (xs - points[..., 0:1])**2
+        dy2 = (ys - points[..., 1:2])**2
+        sq = (dy2[..., :, None] + dx2[..., None, :]).flatten(2)
         near = keypoint_similarity(sq, area[..., None],
                                    sigmas[:, None]) >= 0.5
         return (probs * near).sum(-1)
@@ -146,7 +146,7 @@ class JointDecision(nn.Module):
         feats, logits, refined = (t.detach() for t in (feats, logits,
                                                        refined))
         reduced = self.reduce(feats)
-        joint = self.joint_embed.weight[None].expand(len(feats), -1, -1)
+        joint = self.joint_embed.weight[None].expand(feats.shape[0], -1, -1)
         x = torch.cat([
             _sample(reduced, inputs),
             _sample(reduced, refined),

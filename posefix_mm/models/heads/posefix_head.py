@@ -1,6 +1,6 @@
 """PoseFix's head: SimpleBaseline upsampling with skip connections, softmax
 heatmaps and soft-argmax coordinates (paper section 5)."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmengine.structures import PixelData
@@ -11,11 +11,23 @@ from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
-from ..utils import (read_input_pose, render_gaussian_heatmaps, soft_argmax,
-                     unflip_coordinates)
+from ..utils import (flip_input_pose, read_input_pose,
+                     render_gaussian_heatmaps, soft_argmax, unflip_coordinates)
 from .joint_decision import crop_person_area
 
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
+
+
+class HeadPrediction(NamedTuple):
+    """:meth:`PoseFixHead.predict_tensors`: coordinates (B, K, 2) in heatmap
+    pixels, probabilities (B, K, H, W), their peaks (B, K), and, with a
+    decision, each joint's refine probability (B, K), with a gate the gated
+    joints (B, K) (else None)."""
+    coords: Tensor
+    probs: Tensor
+    peaks: Tensor
+    refine_probs: Optional[Tensor] = None
+    gated: Optional[Tensor] = None
 
 
 def _deconv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -178,23 +190,22 @@ class PoseFixHead(BaseHead):
                 prior + self.prior_eps)
         return logits, x
 
-    def _outputs(self, feats, batch_data_samples: list,
-                 flip: bool = False) -> tuple:
-        """Logits and probabilities (B, K, H, W), coordinates (B, K, 2),
-        the decision logits (B, K) when there is a decision, and the input
-        pose ((B, K, 2) input-image coordinates, (B, K) visibility).
-        ``flip``: the features are of the mirrored image."""
-        input_pose = read_input_pose(batch_data_samples, feats[-1], flip)
+    def _outputs(self, feats, input_pose: Tuple[Tensor, Tensor],
+                 area: Optional[Tensor], sigmas: Optional[Tensor]) -> tuple:
+        """Logits and probabilities (B, K, H, W), coordinates (B, K, 2) and
+        the decision logits (B, K) when there is a decision, for the input
+        pose ((B, K, 2) input-image coordinates, (B, K) visibility) seen in
+        ``feats``; ``area`` (B, 1) and ``sigmas`` (K, ) are the decision's.
+        """
         prior = self._prior(input_pose) if self.uses_input_prior else None
         logits, x = self._logits(feats, prior)
         coords, probs = soft_argmax(logits)
         decision = None
         if self.decision is not None:
-            decision = self.decision(
-                x, logits, coords, self._heatmap_units(input_pose[0]),
-                self._sigmas(batch_data_samples, coords),
-                self._person_area(batch_data_samples, logits))
-        return logits, probs, coords, decision, input_pose
+            decision = self.decision(x, logits, coords,
+                                     self._heatmap_units(input_pose[0]),
+                                     sigmas, area)
+        return logits, probs, coords, decision
 
     def _heatmap_units(self, keypoints: Tensor) -> Tensor:
         return keypoints / keypoints.new_tensor(self.decoder.stride)
@@ -209,24 +220,40 @@ class PoseFixHead(BaseHead):
         return like.new_tensor(meta['sigmas'])
 
     @staticmethod
-    def _person_area(batch_data_samples: list, logits: Tensor) -> Tensor:
-        """(B, 1) person areas in heatmap pixels (see
-        :func:`crop_person_area`)."""
+    def _bbox_padding(batch_data_samples: list, like: Tensor) -> Tensor:
         paddings = [d.metainfo.get('bbox_padding') for d in batch_data_samples]
         if None in paddings:
             raise KeyError('PoseFixHead: the per-joint decision and the '
                            'gate need bbox_padding in the metainfo '
                            '(PackPoseFixInputs packs it)')
-        h, w = logits.shape[-2:]
-        return crop_person_area((w, h), logits.new_tensor(paddings)[:, None])
+        return like.new_tensor(paddings)
+
+    def person_area(self, bbox_padding: Tensor) -> Tensor:
+        """(B, 1) person areas in heatmap pixels from the (B, ) paddings of
+        the crops (see :func:`crop_person_area`)."""
+        return crop_person_area(self.decoder.heatmap_size,
+                                bbox_padding[:, None])
+
+    def _decision_inputs(self, batch_data_samples: list, like: Tensor,
+                         needed: bool) -> tuple:
+        """The person areas (B, 1) and keypoint sigmas (K, ) of the samples
+        when ``needed`` (the decision, the gate), else Nones."""
+        if not needed:
+            return None, None
+        return (self.person_area(
+            self._bbox_padding(batch_data_samples, like)),
+                self._sigmas(batch_data_samples, like))
 
     def loss(self,
              feats: Tuple[Tensor],
              batch_data_samples: list,
              train_cfg: Optional[dict] = None) -> dict:
         """L_H and L_C, and the decision loss when there is a decision."""
-        logits, _, coords, decision, input_pose = self._outputs(
-            feats, batch_data_samples)
+        input_pose = read_input_pose(batch_data_samples, feats[-1])
+        area, sigmas = self._decision_inputs(batch_data_samples, feats[-1],
+                                             self.decision is not None)
+        logits, _, coords, decision = self._outputs(feats, input_pose, area,
+                                                    sigmas)
         target = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
         labels = torch.cat(
@@ -240,9 +267,7 @@ class PoseFixHead(BaseHead):
         if decision is not None:
             losses['loss_decision'] = self.decision.loss(
                 decision, coords, self._heatmap_units(input_pose[0]),
-                input_pose[1], labels, weights,
-                self._person_area(batch_data_samples, logits),
-                self._sigmas(batch_data_samples, coords))
+                input_pose[1], labels, weights, area, sigmas)
         h, w = logits.shape[-2:]
         _, acc, _ = keypoint_pck_accuracy(
             pred=to_numpy(coords),
@@ -259,38 +284,90 @@ class PoseFixHead(BaseHead):
                 batch_data_samples: list,
                 test_cfg: Optional[dict] = None) -> List:
         """Keypoints in input-image coordinates (before the estimator maps
-        them to the image).
+        them to the image): :meth:`predict_tensors` on the input pose,
+        person areas, sigmas and flip indices of the samples.
 
         With ``test_cfg['flip_test']``, ``feats`` is a pair (of the image,
-        of the mirrored image with the mirrored input pose); the flipped
-        prediction is mirrored back, its mirror joints swapped, and averaged
-        with the original (coordinates, probabilities, decision logits).
-        Then the input point is kept where ``test_cfg['decision_thr']``
-        says so (with a decision) and where ``test_cfg['gate']`` says so
-        (:meth:`_gate`).
+        of the mirrored image with the mirrored input pose).
         """
         test_cfg = test_cfg or {}
         mode = test_cfg.get('keypoint_score', 'input')
         if mode not in KEYPOINT_SCORE_MODES:
             raise ValueError(f'test_cfg.keypoint_score must be one of '
                              f'{KEYPOINT_SCORE_MODES}, got {mode!r}')
+        flipped = flip_indices = None
         if test_cfg.get('flip_test', False):
-            logits, probs, coords, decision, input_pose = self._outputs(
-                feats[0], batch_data_samples)
-            _, probs_f, coords_f, decision_f, _ = self._outputs(
-                feats[1], batch_data_samples, flip=True)
-            meta = batch_data_samples[0].metainfo
-            flip_indices = list(meta['flip_indices'])
+            feats, flipped = feats
+            flip_indices = batch_data_samples[0].metainfo['flip_indices']
+        like = feats[-1]
+        area, sigmas = self._decision_inputs(
+            batch_data_samples, like,
+            self.decision is not None or bool(test_cfg.get('gate')))
+        out = self.predict_tensors(
+            feats, read_input_pose(batch_data_samples, like), area, sigmas,
+            test_cfg, flipped, flip_indices)
+        preds = self.decode(out.coords.unsqueeze(1))
+        peaks = to_numpy(out.peaks)
+        fields = dict(keypoint_refine_probs=out.refine_probs,
+                      gated=out.gated)
+        fields = {k: to_numpy(v) for k, v in fields.items() if v is not None}
+        for i, (pred, peak) in enumerate(zip(preds, peaks)):
+            pred.keypoint_peaks = peak[None]
+            if mode == 'heatmap':
+                pred.keypoint_scores = peak[None].copy()
+            for name, value in fields.items():
+                pred.set_field(value[i][None], name)
+        if test_cfg.get('output_heatmaps', False):
+            return preds, [PixelData(heatmaps=p) for p in out.probs.detach()]
+        return preds
+
+    def predict_tensors(self,
+                        feats: Tuple[Tensor],
+                        input_pose: Tuple[Tensor, Tensor],
+                        area: Optional[Tensor],
+                        sigmas: Optional[Tensor],
+                        test_cfg: dict,
+                        flipped: Optional[Tuple[Tensor]] = None,
+                        flip_indices: Optional[Sequence[int]] = None
+                        ) -> HeadPrediction:
+        """The refined pose as tensors (what :meth:`predict` decodes and the
+        ONNX export traces).
+
+        With ``flipped`` (the features of the mirrored image with the
+        mirrored input pose), the flipped prediction is mirrored back, its
+        mirror joints swapped (``flip_indices``), and averaged with the
+        original (coordinates, probabilities, decision logits). Then the
+        input point is kept where ``test_cfg['decision_thr']`` says so
+        (with a decision) and where ``test_cfg['gate']`` says so
+        (:meth:`_gate`).
+
+        Args:
+            feats (tuple[Tensor]): backbone stages of the image.
+            input_pose (tuple): (B, K, 2) input-image coordinates and (B, K)
+                visibility.
+            area (Tensor, optional): (B, 1) person areas in heatmap pixels
+                (:meth:`person_area`); needed by the decision and the gate.
+            sigmas (Tensor, optional): (K, ) keypoint sigmas; likewise.
+            test_cfg (dict): ``decision_thr``, ``gate``.
+            flipped (tuple[Tensor], optional): backbone stages of the
+                mirrored image.
+            flip_indices (Sequence[int], optional): mirror joint of each.
+        """
+        logits, probs, coords, decision = self._outputs(
+            feats, input_pose, area, sigmas)
+        if flipped is not None:
+            flip_indices = list(flip_indices)
             # the image flip x -> W_in - 1 - x, in heatmap units
-            width = (meta['input_size'][0] - 1) / self.decoder.stride[0] + 1
-            coords = (coords +
-                      unflip_coordinates(coords_f, flip_indices, width)) / 2
+            width = self.decoder.input_size[0]
+            _, probs_f, coords_f, decision_f = self._outputs(
+                flipped, flip_input_pose(*input_pose, flip_indices, width),
+                area, sigmas)
+            coords = (coords + unflip_coordinates(
+                coords_f, flip_indices,
+                (width - 1) / self.decoder.stride[0] + 1)) / 2
             probs = (probs + probs_f.flip(-1)[:, flip_indices]) / 2
             if decision is not None:
                 decision = (decision + decision_f[:, flip_indices]) / 2
-        else:
-            logits, probs, coords, decision, input_pose = self._outputs(
-                feats, batch_data_samples)
         peaks = probs.flatten(2).max(-1).values
         refine_probs = gated = None
         if decision is not None:
@@ -298,29 +375,15 @@ class PoseFixHead(BaseHead):
                 coords, decision, input_pose, test_cfg.get('decision_thr',
                                                            0.5))
         if test_cfg.get('gate'):
-            coords, gated = self._gate(
-                coords, input_pose, peaks,
-                self._person_area(batch_data_samples, logits),
-                self._sigmas(batch_data_samples, coords), **test_cfg['gate'])
-        preds = self.decode(coords.unsqueeze(1))
-        peaks = to_numpy(peaks)
-        for i, (pred, peak) in enumerate(zip(preds, peaks)):
-            pred.keypoint_peaks = peak[None]
-            if mode == 'heatmap':
-                pred.keypoint_scores = peak[None].copy()
-            if refine_probs is not None:
-                pred.keypoint_refine_probs = refine_probs[i][None]
-            if gated is not None:
-                pred.gated = gated[i][None]
-        if test_cfg.get('output_heatmaps', False):
-            return preds, [PixelData(heatmaps=p) for p in probs.detach()]
-        return preds
+            coords, gated = self._gate(coords, input_pose, peaks, area,
+                                       sigmas, **test_cfg['gate'])
+        return HeadPrediction(coords, probs, peaks, refine_probs, gated)
 
     def _decide(self, coords: Tensor, decision: Tensor, input_pose,
                 thr: Optional[float]):
         """Keep the input point of joints whose refine probability is below
         ``thr`` (None: none). Returns the coordinates (B, K, 2) and the
-        probabilities (B, K) as numpy, 1 for absent input joints."""
+        probabilities (B, K), 1 for absent input joints."""
         kpts, visible = input_pose
         present = visible > 0
         refine_probs = torch.where(present, decision.sigmoid(),
@@ -328,7 +391,7 @@ class PoseFixHead(BaseHead):
         if thr is not None:
             keep = (refine_probs < thr)[..., None]
             coords = torch.where(keep, self._heatmap_units(kpts), coords)
-        return coords, to_numpy(refine_probs)
+        return coords, refine_probs
 
     def _gate(self,
               coords: Tensor,
@@ -346,7 +409,7 @@ class PoseFixHead(BaseHead):
         correction), or if the refiner's softmax peak there is at least
         ``min_peak``; otherwise the input joint is kept. Absent input
         joints are never gated. Returns the coordinates (B, K, 2) and the
-        gated joints (B, K) as numpy.
+        gated joints (B, K).
         """
         kpts, visible = input_pose
         kpts = self._heatmap_units(kpts)
@@ -356,4 +419,4 @@ class PoseFixHead(BaseHead):
         if min_peak is not None:
             trusted |= peaks >= min_peak
         gated = (visible > 0) & ~trusted
-        return torch.where(gated[..., None], kpts, coords), to_numpy(gated)
+        return torch.where(gated[..., None], kpts, coords), gated

@@ -71,6 +71,15 @@ def load_image_backbone(backbone: torch.nn.Module, checkpoint: dict,
                        f'{unexpected}')
 
 
+def crop_to_image(keypoints: np.ndarray, meta: dict) -> np.ndarray:
+    """Input-image (crop) coordinates (..., 2) back in the image, as
+    ``TopdownPoseEstimator.add_pred_to_datasample`` maps predictions, with
+    the sample's ``input_size``, ``input_center`` and ``input_scale``."""
+    scale = meta['input_scale']
+    return (np.asarray(keypoints) / meta['input_size'] * scale +
+            meta['input_center'] - 0.5 * scale).astype(np.float32)
+
+
 @MODELS.register_module()
 class PoseFixEstimator(TopdownPoseEstimator):
     """A ``TopdownPoseEstimator`` that also sees the input pose.
@@ -151,26 +160,33 @@ class PoseFixEstimator(TopdownPoseEstimator):
 
     def extract_feat(self, inputs: Tensor, data_samples=None,
                      flip: bool = False) -> Tuple[Tensor]:
-        """Backbone (and neck) features of the image plus input-pose maps.
+        """Backbone (and neck) features of the image plus input-pose maps
+        (:meth:`pose_features` with the samples' input pose).
 
         Without data samples (e.g. complexity analysis) the pose channels
         are zero. ``flip``: the pose is mirrored, joints swapped, to go with
         an image the caller has flipped.
         """
-        b, c, h, w = inputs.shape
-        x = inputs.new_empty((b, c + self.head.out_channels, h, w))
-        x[:, :c] = inputs
         if data_samples is None:
-            x[:, c:] = 0
-        else:
-            # rendered in place into the pose channels: no extra copy
-            render_gaussian_heatmaps(
-                *read_input_pose(data_samples, inputs, flip), (w, h),
-                self.input_pose_sigma,
-                out=x[:, c:])
-            if self.input_pose_scale != 1:
-                x[:, c:] *= self.input_pose_scale
-        x = self.backbone(x)
+            b, _, h, w = inputs.shape
+            k = self.head.out_channels
+            return self.pose_features(inputs, inputs.new_zeros((b, k, 2)),
+                                      inputs.new_zeros((b, k)))
+        return self.pose_features(inputs,
+                                  *read_input_pose(data_samples, inputs,
+                                                   flip))
+
+    def pose_features(self, inputs: Tensor, keypoints: Tensor,
+                      visible: Tensor) -> Tuple[Tensor]:
+        """Backbone (and neck) features of the normalised images (B, 3, H,
+        W) with the input pose, (B, K, 2) input-image coordinates and (B, K)
+        visibility, rendered as K more channels."""
+        h, w = inputs.shape[-2:]
+        maps = render_gaussian_heatmaps(keypoints, visible, (w, h),
+                                        self.input_pose_sigma)
+        if self.input_pose_scale != 1:
+            maps = maps * self.input_pose_scale
+        x = self.backbone(torch.cat([inputs, maps], 1))
         if self.with_neck:
             x = self.neck(x)
         return x
@@ -204,12 +220,9 @@ class PoseFixEstimator(TopdownPoseEstimator):
         # the input pose, mapped to the image as MMPose maps keypoints
         for pred, data_sample in zip(batch_pred_instances,
                                      batch_data_samples):
-            meta = data_sample.metainfo
-            scale = meta['input_scale']
-            pred.input_keypoints = (
-                np.asarray(data_sample.gt_instances.input_keypoints) /
-                meta['input_size'] * scale + meta['input_center'] -
-                0.5 * scale).astype(np.float32)
+            pred.input_keypoints = crop_to_image(
+                data_sample.gt_instances.input_keypoints,
+                data_sample.metainfo)
         return super().add_pred_to_datasample(batch_pred_instances,
                                               batch_pred_fields,
                                               batch_data_samples)

@@ -1,7 +1,8 @@
-from .pose_heatmaps import (read_input_pose, render_gaussian_heatmaps,
-                            soft_argmax, unflip_coordinates)
+from .pose_heatmaps import (flip_input_pose, read_input_pose,
+                            render_gaussian_heatmaps, soft_argmax,
+                            unflip_coordinates)
 
 __all__ = [
-    'read_input_pose', 'render_gaussian_heatmaps', 'soft_argmax',
-    'unflip_coordinates'
+    'flip_input_pose', 'read_input_pose', 'render_gaussian_heatmaps',
+    'soft_argmax', 'unflip_coordinates'
 ]

@@ -26,10 +26,20 @@ def read_input_pose(data_samples: Sequence,
         dtype=like.dtype, device=like.device)
     if flip:
         meta = data_samples[0].metainfo
-        flip_indices = list(meta['flip_indices'])
-        kpts = unflip_coordinates(kpts, flip_indices, meta['input_size'][0])
-        vis = vis[:, flip_indices]
+        return flip_input_pose(kpts, vis, meta['flip_indices'],
+                               meta['input_size'][0])
     return kpts, vis
+
+
+def flip_input_pose(keypoints: Tensor, visible: Tensor,
+                    flip_indices: Sequence[int],
+                    width: float) -> Tuple[Tensor, Tensor]:
+    """An input pose ((B, K, 2) pixel coordinates, (B, K) visibility) as
+    seen in the horizontally mirrored image of ``width`` pixels: x -> width
+    - 1 - x, mirror joints swapped."""
+    flip_indices = list(flip_indices)
+    return (unflip_coordinates(keypoints, flip_indices, width),
+            visible[:, flip_indices])
 
 
 def render_gaussian_heatmaps(keypoints: Tensor,
