@@ -241,6 +241,7 @@ class OnnxRefiner:
                     f'than the config: {field} {theirs.tolist()} vs '
                     f'{ours.tolist()}')
         self.dataset_meta = dataset_meta
+        self.version = ort.__version__
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
 

@@ -1,0 +1,114 @@
+"""RefinerGraph: the function of tensors that the ONNX export traces computes
+what the model's predict computes (no export here: tests/test_tools/
+test_export_onnx.py runs the exported file)."""
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmpose.registry import DATASETS
+
+from posefix_mm.apis import init_refiner, refine_pipeline
+from posefix_mm.apis.onnx_refiner import RefinerGraph
+from posefix_mm.models.pose_estimators.posefix_estimator import crop_to_image
+from ..conftest import REPO_ROOT
+
+DEMO_CONFIG = osp.join(REPO_ROOT, 'configs',
+                       'posefix_r18_coco-mini-lspet-128x96.py')
+
+
+def moving_refiner(flip: bool, **test_cfg):
+    """The demo model (decision, input prior), its last layers random so
+    that the image moves the joints and the decision's probabilities
+    spread, with ``test_cfg``."""
+    init_default_scope('mmpose')
+    with pytest.warns(UserWarning, match='untrained'):
+        model = init_refiner(DEMO_CONFIG, None, flip=flip, test_cfg=test_cfg)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(model.head.final_layer.weight, std=1.0)
+    torch.nn.init.normal_(model.head.decision.mlp[-1].weight, std=0.5)
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def blazepose_batch(coco_mini):
+    """12 BlazePose results on coco_mini val through the refine pipeline."""
+    init_default_scope('mmpose')
+    dataset = DATASETS.build(
+        dict(
+            type='PoseFixResultsDataset',
+            input_file=osp.join(coco_mini, 'predictions',
+                                'blazepose_full_val2017.json'),
+            ann_file='',
+            data_root='',
+            data_prefix=dict(img=osp.join(coco_mini, 'val2017')),
+            pipeline=[]))
+    pipeline = Compose(refine_pipeline(Config.fromfile(DEMO_CONFIG)))
+    samples = []
+    for i in range(12):
+        info = dataset.get_data_info(i)
+        samples.append(pipeline(dict(info, img=mmcv.imread(info['img_path']))))
+    return pseudo_collate(samples)
+
+
+@pytest.mark.parametrize('flip,test_cfg', [
+    (True, dict(decision_thr=0.5)),
+    (False, dict(decision_thr=0.5, gate=dict(ks=0.5, min_peak=0.3))),
+])
+def test_graph_computes_what_predict_computes(blazepose_batch, flip,
+                                              test_cfg):
+    model = moving_refiner(flip, **test_cfg)
+    data = model.data_preprocessor(blazepose_batch, False)
+    samples = data['data_samples']
+    with torch.no_grad():
+        preds = model.predict(data['inputs'], samples)
+        crop = torch.stack(blazepose_batch['inputs'])
+        assert crop.dtype == torch.uint8  # as the pipeline packs it
+        outputs = RefinerGraph(model).eval()(
+            crop,
+            torch.as_tensor(
+                np.stack([s.gt_instances.input_keypoints[0]
+                          for s in samples])),
+            torch.as_tensor(
+                np.stack([
+                    s.gt_instances.input_keypoints_visible[0]
+                    for s in samples
+                ]),
+                dtype=torch.float),
+            torch.tensor([s.metainfo['bbox_padding'] for s in samples],
+                         dtype=torch.float))
+    assert len(outputs) == 3  # keypoints, peaks, refine probabilities
+    keypoints, peaks, refine_probs = (o.numpy() for o in outputs)
+    moved = 0.
+    for i, pred in enumerate(preds):
+        meta = pred.metainfo
+        inst = pred.pred_instances
+        np.testing.assert_allclose(
+            crop_to_image(keypoints[i], meta), inst.keypoints[0], atol=1e-3)
+        np.testing.assert_allclose(peaks[i], inst.keypoint_scores[0],
+                                   atol=1e-6)
+        np.testing.assert_allclose(refine_probs[i],
+                                   inst.keypoint_refine_probs[0], atol=1e-6)
+        moved += np.abs(inst.keypoints[0] - inst.input_keypoints[0]).mean()
+    # the comparison means something: the refiner moves the joints
+    assert moved / len(preds) > 1.0
+
+
+def test_graph_of_a_model_without_decision_has_two_outputs():
+    init_default_scope('mmpose')
+    config = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
+    with pytest.warns(UserWarning, match='untrained'):
+        model = init_refiner(config, None).eval()
+    graph = RefinerGraph(model).eval()
+    assert graph.output_names == ('refined_keypoints', 'peaks')
+    with torch.no_grad():
+        outputs = graph(*graph.example_inputs(batch_size=3))
+    assert [tuple(o.shape) for o in outputs] == [(3, 17, 2), (3, 17)]
+    settings = graph.settings()
+    assert settings['decision_thr'] is None and settings['flip_test']
+    assert settings['input_size'] == [96, 128]
