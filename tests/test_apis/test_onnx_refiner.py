@@ -22,16 +22,24 @@ DEMO_CONFIG = osp.join(REPO_ROOT, 'configs',
                        'posefix_r18_coco-mini-lspet-128x96.py')
 
 
+def make_moving(model) -> None:
+    """Random last layers for a demo-config model: the image moves the
+    joints, and the decision's probabilities spread around 0.6 (a
+    threshold of 0.5 keeps some input joints)."""
+    torch.nn.init.normal_(model.head.final_layer.weight, std=1.0)
+    last = model.head.decision.mlp[-1]
+    torch.nn.init.normal_(last.weight, std=0.5)
+    torch.nn.init.constant_(last.bias, 0.4)
+
+
 def moving_refiner(flip: bool, **test_cfg):
-    """The demo model (decision, input prior), its last layers random so
-    that the image moves the joints and the decision's probabilities
-    spread, with ``test_cfg``."""
+    """The demo model (decision, input prior) made moving, with
+    ``test_cfg``."""
     init_default_scope('mmpose')
+    torch.manual_seed(0)
     with pytest.warns(UserWarning, match='untrained'):
         model = init_refiner(DEMO_CONFIG, None, flip=flip, test_cfg=test_cfg)
-    torch.manual_seed(0)
-    torch.nn.init.normal_(model.head.final_layer.weight, std=1.0)
-    torch.nn.init.normal_(model.head.decision.mlp[-1].weight, std=0.5)
+    make_moving(model)
     return model.eval()
 
 
@@ -95,8 +103,10 @@ def test_graph_computes_what_predict_computes(blazepose_batch, flip,
         np.testing.assert_allclose(refine_probs[i],
                                    inst.keypoint_refine_probs[0], atol=1e-6)
         moved += np.abs(inst.keypoints[0] - inst.input_keypoints[0]).mean()
-    # the comparison means something: the refiner moves the joints
+    # the comparison means something: the refiner moves the joints, the
+    # decision (threshold 0.5) keeps some
     assert moved / len(preds) > 1.0
+    assert 0.1 < (refine_probs < 0.5).mean() < 0.9
 
 
 def test_graph_of_a_model_without_decision_has_two_outputs():
