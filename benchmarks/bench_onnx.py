@@ -23,27 +23,21 @@ import posefix_mm  # noqa: E402,F401
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmpose.registry import DATASETS  # noqa: E402
 
 from posefix_mm.apis import (init_refiner, refine_pipeline,  # noqa: E402
                              refine_samples)
 from posefix_mm.apis.onnx_refiner import OnnxRefiner, export_onnx  # noqa: E402
+from bench_refine import COCO_MINI, DEMO_CONFIG, blazepose_infos  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--config',
-        default=osp.join(REPO, 'configs',
-                         'posefix_r18_coco-mini-lspet-128x96.py'))
+    parser.add_argument('--config', default=DEMO_CONFIG)
     parser.add_argument(
         '--checkpoint', help='weights (speed does not need them)')
     parser.add_argument('--onnx', help='the exported refiner of --config')
-    parser.add_argument(
-        '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
+    parser.add_argument('--data', default=COCO_MINI)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--copies', type=int, default=1,
@@ -63,16 +57,7 @@ def main():
 
 def run(args, model, onnx_model):
     pipeline = Compose(refine_pipeline(model.cfg))
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=osp.join(args.data, 'predictions',
-                                'blazepose_full_val2017.json'),
-            data_root='',
-            data_prefix=dict(img=osp.join(args.data, 'val2017')),
-            pipeline=[]))
-    infos = [dataset.get_data_info(i)
-             for i in range(len(dataset))] * args.copies
+    infos = blazepose_infos(args.data, args.copies)
     n = len(infos)
     packed = [
         pseudo_collate([pipeline(dict(i))

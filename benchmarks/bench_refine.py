@@ -25,16 +25,29 @@ from posefix_mm.apis import (init_refiner, refine_pipeline,  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(REPO, 'configs',
+                       'posefix_r18_coco-mini-lspet-128x96.py')
+COCO_MINI = osp.join(REPO, '..', 'shared', 'data', 'coco_mini')
+
+
+def blazepose_infos(data: str, copies: int = 1) -> list:
+    """The samples of coco_mini val's BlazePose results (``data``: the
+    coco_mini folder), ``copies`` times over."""
+    dataset = DATASETS.build(
+        dict(
+            type='PoseFixResultsDataset',
+            input_file=osp.join(data, 'predictions',
+                                'blazepose_full_val2017.json'),
+            data_root='',
+            data_prefix=dict(img=osp.join(data, 'val2017')),
+            pipeline=[]))
+    return [dataset.get_data_info(i) for i in range(len(dataset))] * copies
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--config',
-        default=osp.join(REPO, 'configs',
-                         'posefix_r18_coco-mini-lspet-128x96.py'))
-    parser.add_argument(
-        '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
+    parser.add_argument('--config', default=DEMO_CONFIG)
+    parser.add_argument('--data', default=COCO_MINI)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--workers', type=int, nargs='+', default=[0, 1, 2],
@@ -45,16 +58,8 @@ def main():
     init_default_scope('mmpose')
     model = init_refiner(args.config, None)  # speed does not need weights
     pipeline = Compose(refine_pipeline(model.cfg))
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=osp.join(args.data, 'predictions',
-                                'blazepose_full_val2017.json'),
-            data_root='',
-            data_prefix=dict(img=osp.join(args.data, 'val2017')),
-            pipeline=[]))
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    infos = infos * args.copies  # more work: worker start-up amortised
+    # more work: worker start-up amortised
+    infos = blazepose_infos(args.data, args.copies)
     n = len(infos)
 
     def refine(workers):
