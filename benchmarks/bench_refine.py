@@ -4,7 +4,7 @@ the pure model forward on the same, already prepared batches, in one process.
 
 Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
     [--data DIR] [--batch-size 32] [--repeat 3] [--workers 0 1 2]
-    [--copies 1]
+    [--copies 1] [--device cpu|cuda]
 """
 import argparse
 import os.path as osp
@@ -54,9 +54,11 @@ def main():
                         help='DataLoader workers of the variants')
     parser.add_argument('--copies', type=int, default=1,
                         help='refine the file this many times over')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     args = parser.parse_args()
     init_default_scope('mmpose')
-    model = init_refiner(args.config, None)  # speed does not need weights
+    # speed does not need weights
+    model = init_refiner(args.config, None, args.device)
     pipeline = Compose(refine_pipeline(model.cfg))
     # more work: worker start-up amortised
     infos = blazepose_infos(args.data, args.copies)
@@ -83,8 +85,11 @@ def main():
     seconds = interleaved_medians(dict(variants, forward=forward),
                                   args.repeat)
     t_forward = seconds.pop('forward')
+    device = (torch.cuda.get_device_name()
+              if args.device == 'cuda' else f'{torch.get_num_threads()} '
+              'threads')
     print(f'{n} BlazePose instances on coco_mini val, batch '
-          f'{args.batch_size}, {torch.get_num_threads()} threads, flip test '
+          f'{args.batch_size}, {device}, flip test '
           f'{model.test_cfg.get("flip_test")}, config '
           f'{osp.basename(args.config)}')
     print(f'pure model forward:        {n / t_forward:7.1f} instances/s')

@@ -51,13 +51,20 @@ class RefinerGraph(nn.Module):
         self.model = model
         preprocessor = model.data_preprocessor
         self.bgr_to_rgb = bool(preprocessor._channel_conversion)
-        self.register_buffer('mean', preprocessor.mean.float())
-        self.register_buffer('std', preprocessor.std.float())
+        normalise = preprocessor._enable_normalize
+        self.register_buffer(
+            'mean', preprocessor.mean.float() if normalise else torch.zeros(
+                (3, 1, 1)))
+        self.register_buffer(
+            'std', preprocessor.std.float() if normalise else torch.ones(
+                (3, 1, 1)))
         self.register_buffer(
             'sigmas',
             torch.as_tensor(model.dataset_meta['sigmas'], dtype=torch.float))
         self.test_cfg = dict(model.test_cfg or {})
-        self.flip_indices = [int(i) for i in model.dataset_meta['flip_indices']]
+        self.flip_indices = [
+            int(i) for i in model.dataset_meta['flip_indices']
+        ]
         self.register_buffer(
             'stride', torch.as_tensor(model.head.decoder.stride,
                                       dtype=torch.float))
@@ -247,10 +254,12 @@ class OnnxRefiner:
 
     @staticmethod
     def data_preprocessor(data: dict, training: bool = False) -> dict:
-        """Stacks the packed crops (normalised in the graph)."""
-        return dict(
-            inputs=np.stack([np.asarray(i) for i in data['inputs']]),
-            data_samples=data['data_samples'])
+        """The packed crops (a list, or a stacked tensor) as one array; the
+        graph normalises them."""
+        inputs = data['inputs']
+        inputs = inputs.numpy() if isinstance(inputs, torch.Tensor) else \
+            np.stack([np.asarray(i) for i in inputs])
+        return dict(inputs=inputs, data_samples=data['data_samples'])
 
     def predict(self, inputs: np.ndarray, data_samples: list) -> list:
         """Refined poses in image coordinates, set on the samples as the

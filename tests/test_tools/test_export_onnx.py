@@ -14,7 +14,8 @@ from ..conftest import REPO_ROOT, run_tool
 from ..test_apis.test_onnx_refiner import make_moving
 from .test_refine import save_model
 
-CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-lspet-128x96.py')
+CONFIG = osp.join(REPO_ROOT, 'configs',
+                  'posefix_r18_coco-mini-lspet-128x96.py')
 GATE = ['model.test_cfg.gate.ks=0.5', 'model.test_cfg.gate.min_peak=0.3']
 #: a decision threshold that splits the moving model's joints (its refine
 #: probabilities lie in 0.35-0.55 on the BlazePose file; the config's 0.7

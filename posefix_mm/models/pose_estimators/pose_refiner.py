@@ -122,6 +122,18 @@ class _PreparedSamples(Dataset):
         return info, self.pipeline(dict(info, img=img))
 
 
+def _collate(batch: list) -> tuple:
+    """A batch of :class:`_PreparedSamples` (in the loader's worker): the
+    number of unreadable images, the readable samples' infos, their crops
+    stacked into one tensor (one transfer from the worker per batch, not one
+    per crop) and their data samples."""
+    readable = [(info, packed) for info, packed in batch if packed is not None]
+    crops = torch.stack([packed['inputs'] for _, packed in readable
+                         ]) if readable else None
+    return (len(batch) - len(readable), [info for info, _ in readable],
+            crops, [packed['data_samples'] for _, packed in readable])
+
+
 def refine_samples(model,
                    samples: Iterable[dict],
                    pipeline: Compose,
@@ -147,22 +159,22 @@ def refine_samples(model,
         _PreparedSamples(samples, pipeline),
         batch_size=batch_size,
         num_workers=num_workers,
-        collate_fn=list)
+        collate_fn=_collate)
     outputs, skipped = [], Counter()
     bar = tqdm(total=total or len(samples), desc='refining', unit='pose',
                disable=not progress)
-    for batch in loader:
-        readable = [(info, packed) for info, packed in batch
-                    if packed is not None]
-        skipped['unreadable image'] += len(batch) - len(readable)
-        bar.update(len(batch))
-        if not readable:
+    for unreadable, infos, crops, data_samples in loader:
+        skipped['unreadable image'] += unreadable
+        bar.update(unreadable + len(infos))
+        if not infos:
             continue
-        data = model.data_preprocessor(
-            pseudo_collate([packed for _, packed in readable]), False)
+        # only the crops go to the model's device; the samples (numpy,
+        # metainfo) stay
+        inputs = model.data_preprocessor(
+            dict(inputs=crops, data_samples=[]), False)['inputs']
         with torch.no_grad():
-            preds = model.predict(data['inputs'], data['data_samples'])
-        for (info, _), pred in zip(readable, preds):
+            preds = model.predict(inputs, data_samples)
+        for info, pred in zip(infos, preds):
             instances = pred.pred_instances
             if not np.isfinite(instances.keypoints).all():
                 skipped['non-finite refined keypoints'] += 1

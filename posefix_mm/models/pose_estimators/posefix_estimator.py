@@ -168,8 +168,7 @@ class PoseFixEstimator(TopdownPoseEstimator):
         an image the caller has flipped.
         """
         if data_samples is None:
-            b, _, h, w = inputs.shape
-            k = self.head.out_channels
+            b, k = inputs.shape[0], self.head.out_channels
             return self.pose_features(inputs, inputs.new_zeros((b, k, 2)),
                                       inputs.new_zeros((b, k)))
         return self.pose_features(inputs,

@@ -1,6 +1,6 @@
 """Tensor helpers of PoseFix: read and render the input pose, soft-argmax,
 flip."""
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -45,8 +45,7 @@ def flip_input_pose(keypoints: Tensor, visible: Tensor,
 def render_gaussian_heatmaps(keypoints: Tensor,
                              visible: Tensor,
                              size: Tuple[int, int],
-                             sigma: float,
-                             out: Optional[Tensor] = None) -> Tensor:
+                             sigma: float) -> Tensor:
     """One Gaussian per joint: exp(-((x - x_k)^2 + (y - y_k)^2) / 2 sigma^2),
     zero beyond 3 sigma in x or in y (as MMPose's Gaussian targets).
 
@@ -59,8 +58,6 @@ def render_gaussian_heatmaps(keypoints: Tensor,
         visible (Tensor): (B, K); joints with visible <= 0 get zero maps.
         size (tuple): (w, h) of the maps.
         sigma (float): in pixels.
-        out (Tensor, optional): (B, K, h, w) tensor to write into (e.g. the
-            pose channels of the network input, which saves a copy).
 
     Returns:
         Tensor: (B, K, h, w), peak 1.
@@ -72,7 +69,7 @@ def render_gaussian_heatmaps(keypoints: Tensor,
     gy = _truncated_gaussian(ys - keypoints[..., 1:2], sigma)
     gx = gx * (visible > 0).to(gx.dtype)[..., None]
     # separable: (B, K, h, 1) * (B, K, 1, w)
-    return torch.mul(gy[..., :, None], gx[..., None, :], out=out)
+    return gy[..., :, None] * gx[..., None, :]
 
 
 def _truncated_gaussian(offsets: Tensor, sigma: float) -> Tensor:
