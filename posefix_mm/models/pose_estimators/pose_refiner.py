@@ -104,10 +104,15 @@ def pose_samples(keypoints: np.ndarray,
 class _PreparedSamples(Dataset):
     """Samples through PoseFix's test pipeline, image read on the way
     (None for an unreadable image): the work a DataLoader's workers do
-    while the network runs."""
+    while the network runs.
+
+    The last image read is kept: the persons of one image, consecutive in
+    a results file, decode it once (the pipeline warps a copy; the image
+    itself is never written to)."""
 
     def __init__(self, samples: List[dict], pipeline: Compose):
         self.samples, self.pipeline = samples, pipeline
+        self._last_read = (None, None)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -116,10 +121,15 @@ class _PreparedSamples(Dataset):
         info = self.samples[index]
         img = info.get('img')
         if img is None:
-            img = read_image(info['img_path'])
+            img = self._read(info['img_path'])
         if img is None:
             return info, None
         return info, self.pipeline(dict(info, img=img))
+
+    def _read(self, path: str) -> Optional[np.ndarray]:
+        if self._last_read[0] != path:
+            self._last_read = (path, read_image(path))
+        return self._last_read[1]
 
 
 def _collate(batch: list) -> tuple:
