@@ -7,7 +7,7 @@ Usage:
         [--backend pytorch|onnxruntime] [--onnx refiner.onnx]
         [--box-source auto|keypoints|bbox|union] [--absent-score-thr T]
         [--keypoint-score input|heatmap] [--instance-score input|heatmap]
-        [--workers 2] [--launcher none|pytorch|slurm|mpi]
+        [--workers 4] [--launcher none|pytorch|slurm|mpi]
         [--cfg-options KEY=VALUE ...]
     python -m torch.distributed.run --nproc_per_node N tools/refine.py ...
         --launcher pytorch
@@ -91,7 +91,7 @@ def parse_args(argv=None):
         '--workers',
         type=int,
         help='DataLoader workers reading and cropping images while the '
-        'network runs (0: in the main process). Default: 2 with --device '
+        'network runs (0: in the main process). Default: 4 with --device '
         'cuda; 0 on CPU, where the network already takes every core '
         '(docs/benchmarks.md)')
     parser.add_argument(
@@ -297,7 +297,7 @@ def main(argv=None):
         raise SystemExit(f'error: --batch-size must be >= 1, got '
                          f'{args.batch_size}')
     if args.workers is None:
-        args.workers = 0 if args.device == 'cpu' else 2
+        args.workers = 0 if args.device == 'cpu' else 4
     init_default_scope('mmpose')
     check_backend(args)
     for path, what in ((args.input, '--input'), (args.ann, '--ann'),
