@@ -11,7 +11,6 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmpose.registry import DATASETS
 
 from posefix_mm.apis import init_refiner, refine_pipeline
 from posefix_mm.apis.onnx_refiner import RefinerGraph
@@ -44,22 +43,13 @@ def moving_refiner(flip: bool, **test_cfg):
 
 
 @pytest.fixture(scope='module')
-def blazepose_batch(coco_mini):
+def blazepose_batch(blazepose_results):
     """12 BlazePose results on coco_mini val through the refine pipeline."""
     init_default_scope('mmpose')
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=osp.join(coco_mini, 'predictions',
-                                'blazepose_full_val2017.json'),
-            ann_file='',
-            data_root='',
-            data_prefix=dict(img=osp.join(coco_mini, 'val2017')),
-            pipeline=[]))
     pipeline = Compose(refine_pipeline(Config.fromfile(DEMO_CONFIG)))
     samples = []
     for i in range(12):
-        info = dataset.get_data_info(i)
+        info = blazepose_results.get_data_info(i)
         samples.append(pipeline(dict(info, img=mmcv.imread(info['img_path']))))
     return pseudo_collate(samples)
 

@@ -8,7 +8,6 @@ import pytest
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmpose.registry import DATASETS
 
 from posefix_mm.models.pose_estimators import pose_refiner
 from posefix_mm.models.pose_estimators.pose_refiner import (_PreparedSamples,
@@ -21,17 +20,8 @@ CONFIG = osp.join(REPO_ROOT, 'configs',
 
 
 @pytest.fixture(scope='module')
-def blazepose_infos(coco_mini):
-    init_default_scope('mmpose')
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=osp.join(coco_mini, 'predictions',
-                                'blazepose_full_val2017.json'),
-            data_root='',
-            data_prefix=dict(img=osp.join(coco_mini, 'val2017')),
-            pipeline=[]))
-    return [dataset.get_data_info(i) for i in range(24)]
+def blazepose_infos(blazepose_results):
+    return [blazepose_results.get_data_info(i) for i in range(24)]
 
 
 @pytest.fixture(scope='module')
