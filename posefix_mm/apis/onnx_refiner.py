@@ -20,9 +20,7 @@ the image, the crop (an affine warp, ``TopdownAffineWithInputPose``) and
 mapping the refined pose back to the image (:func:`crop_to_image`).
 """
 import json
-import os
 import os.path as osp
-import tempfile
 from typing import Optional
 
 import numpy as np
@@ -33,6 +31,7 @@ from torch import Tensor, nn
 from posefix_mm.models.pose_estimators.posefix_estimator import crop_to_image
 from posefix_mm.models.utils import flip_input_pose
 from posefix_mm.version import __version__
+from .refine_results import write_atomic
 
 INPUT_NAMES = ('crop', 'keypoints', 'visible', 'bbox_padding')
 #: the metadata key of the export settings in the ONNX file
@@ -163,17 +162,7 @@ def export_onnx(model: nn.Module, path: str, opset: int = 18) -> dict:
     entry = proto.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(settings)
     onnx.checker.check_model(proto)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.onnx.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(proto.SerializeToString())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, proto.SerializeToString())
     return settings
 
 
