@@ -4,12 +4,13 @@ the pure model forward on the same, already prepared batches, in one process.
 
 Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
     [--data DIR] [--batch-size 32] [--repeat 3] [--workers 0 1 2]
-    [--copies 1] [--device cpu|cuda]
+    [--copies 1] [--shuffle] [--device cpu|cuda]
 """
 import argparse
 import os.path as osp
 import sys
 
+import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -32,7 +33,9 @@ COCO_MINI = osp.join(REPO, '..', 'shared', 'data', 'coco_mini')
 
 def blazepose_infos(data: str, copies: int = 1) -> list:
     """The samples of coco_mini val's BlazePose results (``data``: the
-    coco_mini folder), ``copies`` times over."""
+    coco_mini folder), ``copies`` times over; each copy names the images by
+    another path (``val2017/./``, ...), so that a copy's images are new ones
+    to the refiner, to be decoded again."""
     dataset = DATASETS.build(
         dict(
             type='PoseFixResultsDataset',
@@ -41,7 +44,29 @@ def blazepose_infos(data: str, copies: int = 1) -> list:
             data_root='',
             data_prefix=dict(img=osp.join(data, 'val2017')),
             pipeline=[]))
-    return [dataset.get_data_info(i) for i in range(len(dataset))] * copies
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    return [
+        dict(info, img_path=osp.join(osp.dirname(info['img_path']),
+                                     *['.'] * copy,
+                                     osp.basename(info['img_path'])))
+        for copy in range(copies) for info in infos
+    ]
+
+
+class LoadingOnly:
+    """``model`` without its network: the batch goes through the data
+    preprocessor, and ``predict`` returns predictions made beforehand. What
+    ``refine_samples`` costs besides the network (reading, cropping,
+    packing, normalising, collecting the outputs), in the main process."""
+
+    def __init__(self, model, predictions: dict):
+        self.model, self.predictions = model, predictions
+
+    def data_preprocessor(self, data: dict, training: bool = False) -> dict:
+        return self.model.data_preprocessor(data, training)
+
+    def predict(self, inputs, data_samples: list) -> list:
+        return self.predictions[len(data_samples)]
 
 
 def main():
@@ -54,6 +79,10 @@ def main():
                         help='DataLoader workers of the variants')
     parser.add_argument('--copies', type=int, default=1,
                         help='refine the file this many times over')
+    parser.add_argument('--shuffle', action='store_true',
+                        help='the entries in a random order (seed 0), the '
+                        'persons of an image apart, as in a results file '
+                        'sorted by score')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     args = parser.parse_args()
     init_default_scope('mmpose')
@@ -62,6 +91,9 @@ def main():
     pipeline = Compose(refine_pipeline(model.cfg))
     # more work: worker start-up amortised
     infos = blazepose_infos(args.data, args.copies)
+    if args.shuffle:
+        infos = [infos[i] for i in np.random.default_rng(0).permutation(
+            len(infos))]
     n = len(infos)
 
     def refine(workers):
@@ -81,7 +113,19 @@ def main():
             for data in batches:
                 model.predict(data['inputs'], data['data_samples'])
 
-    variants = {f'refine, {w} workers': refine(w) for w in args.workers}
+    with torch.no_grad():
+        loading_only = LoadingOnly(
+            model, {
+                len(data['data_samples']):
+                model.predict(data['inputs'], data['data_samples'])
+                for data in batches
+            })
+    variants = {
+        'loading alone, 0 workers':
+        lambda: refine_samples(loading_only, infos, pipeline,
+                               args.batch_size, progress=False),
+        **{f'refine, {w} workers': refine(w) for w in args.workers}
+    }
     seconds = interleaved_medians(dict(variants, forward=forward),
                                   args.repeat)
     t_forward = seconds.pop('forward')
@@ -91,7 +135,8 @@ def main():
     print(f'{n} BlazePose instances on coco_mini val, batch '
           f'{args.batch_size}, {device}, flip test '
           f'{model.test_cfg.get("flip_test")}, config '
-          f'{osp.basename(args.config)}')
+          f'{osp.basename(args.config)}'
+          f'{", shuffled" if args.shuffle else ""}')
     print(f'pure model forward:        {n / t_forward:7.1f} instances/s')
     for name, t in seconds.items():
         print(f'{name + ":":<27}{n / t:7.1f} instances/s, '

@@ -28,9 +28,10 @@ instead). Output paths are checked before any work; --out may not be the
 is absent: it takes no part in the box and the refiner estimates it from
 the image.
 The output is written atomically: complete, or not there. With a launcher
-every process refines its share of the entries and rank 0 writes the
-merged output, in the input's order (the same file as one process writes);
-a process that fails stops the run and nothing is written.
+every process refines the entries of its share of the images (each image
+is decoded by one process) and rank 0 writes the merged output, in the
+input's order (the same file as one process writes); a process that fails
+stops the run and nothing is written.
 """
 import argparse
 import json
@@ -52,9 +53,9 @@ from mmengine.dist import init_dist  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmpose.registry import DATASETS  # noqa: E402
 
-from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
-                             input_results, refine_pipeline, refine_samples,
-                             to_coco_results)
+from posefix_mm.apis import (dump_json_atomic, image_shards,  # noqa: E402
+                             init_refiner, input_results, refine_pipeline,
+                             refine_samples, to_coco_results)
 from posefix_mm.datasets import ResultsFormatError  # noqa: E402
 from posefix_mm.evaluation import (coco_keypoint_eval,  # noqa: E402
                                    format_ap_table)
@@ -337,10 +338,13 @@ def main(argv=None):
         raise SystemExit(f'error: {e}')
     pipeline = Compose(refine_pipeline(cfg))
     rank, world_size = get_dist_info()
-    # each process its share of the entries; rank 0 merges and writes
+    # each process the entries of its share of the images (an image is
+    # decoded by one process); rank 0 merges and writes
+    share = range(len(dataset)) if world_size == 1 else image_shards(
+        [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))],
+        world_size)[rank]
     outputs, unreadable = refine_samples(
-        model, (dataset.get_data_info(i)
-                for i in range(rank, len(dataset), world_size)),
+        model, (dataset.get_data_info(i) for i in share),
         pipeline, args.batch_size, progress=rank == 0,
         num_workers=args.workers)
     if world_size > 1:

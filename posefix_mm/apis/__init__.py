@@ -1,4 +1,5 @@
 from posefix_mm.models.pose_estimators.pose_refiner import (Refined,
+                                                            image_shards,
                                                             pose_samples,
                                                             refine_pipeline,
                                                             refine_samples)
@@ -7,7 +8,7 @@ from .refine_results import (dump_json_atomic, init_refiner, input_results,
                              to_coco_results)
 
 __all__ = [
-    'RefineInferencer', 'Refined', 'dump_json_atomic', 'init_refiner',
-    'input_results', 'pose_samples', 'refine_pipeline', 'refine_samples',
-    'to_coco_results'
+    'RefineInferencer', 'Refined', 'dump_json_atomic', 'image_shards',
+    'init_refiner', 'input_results', 'pose_samples', 'refine_pipeline',
+    'refine_samples', 'to_coco_results'
 ]

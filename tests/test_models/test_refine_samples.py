@@ -1,5 +1,5 @@
-"""refine_samples' loading: one decode per image, unreadable images counted
-batch by batch."""
+"""refine_samples' loading: one decode per image whatever the order of the
+samples, unreadable images counted batch by batch; image-wise shards."""
 import os.path as osp
 
 import mmcv
@@ -9,8 +9,10 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from posefix_mm.apis import init_refiner
 from posefix_mm.models.pose_estimators import pose_refiner
 from posefix_mm.models.pose_estimators.pose_refiner import (_PreparedSamples,
+                                                            image_shards,
                                                             refine_pipeline,
                                                             refine_samples)
 from ..conftest import REPO_ROOT
@@ -30,8 +32,7 @@ def pipeline():
     return Compose(refine_pipeline(Config.fromfile(CONFIG)))
 
 
-def test_persons_of_one_image_decode_it_once(blazepose_infos, pipeline,
-                                             monkeypatch):
+def counting_reads(monkeypatch) -> list:
     reads = []
 
     def counted(path):
@@ -39,17 +40,68 @@ def test_persons_of_one_image_decode_it_once(blazepose_infos, pipeline,
         return mmcv.imread(path)
 
     monkeypatch.setattr(pose_refiner, 'read_image', counted)
-    prepared = _PreparedSamples(blazepose_infos, pipeline)
+    return reads
+
+
+def test_kept_image_is_never_written_to(blazepose_infos, pipeline,
+                                        monkeypatch):
+    reads = counting_reads(monkeypatch)
+    prepared = _PreparedSamples(blazepose_infos,
+                                list(range(len(blazepose_infos))), pipeline)
     paths = [info['img_path'] for info in blazepose_infos]
     runs = 1 + sum(a != b for a, b in zip(paths, paths[1:]))
     assert runs < len(paths)  # the file has several persons per image
-    crops = [prepared[i][1]['inputs'].numpy() for i in range(len(paths))]
+    crops = [prepared[i][2]['inputs'].numpy() for i in range(len(paths))]
     assert len(reads) == runs
-    # the kept image is never written to: each crop is what a fresh read
-    # gives
+    # each crop is what a fresh read gives
     for info, crop in zip(blazepose_infos, crops):
         fresh = pipeline(dict(info, img=mmcv.imread(info['img_path'])))
         np.testing.assert_array_equal(crop, fresh['inputs'].numpy())
+
+
+def test_each_image_decoded_once_in_any_order(blazepose_infos, pipeline,
+                                              monkeypatch):
+    """Persons of one image scattered over the samples (a results file
+    sorted by score, not by image): each image is still read once, and the
+    outputs come back in the samples' order, as refined in file order."""
+    init_default_scope('mmpose')
+    model = init_refiner(CONFIG, None, 'cpu')
+    in_order, _ = refine_samples(
+        model, blazepose_infos, pipeline, batch_size=8, progress=False)
+    shuffled = [
+        blazepose_infos[i]
+        for i in np.random.default_rng(0).permutation(len(blazepose_infos))
+    ]
+    paths = [info['img_path'] for info in shuffled]
+    assert 1 + sum(a != b for a, b in zip(paths, paths[1:])) > len(set(paths))
+    reads = counting_reads(monkeypatch)
+    outputs, skipped = refine_samples(
+        model, shuffled, pipeline, batch_size=8, progress=False)
+    assert sorted(reads) == sorted(set(paths))
+    assert not skipped
+    assert [o.info['id'] for o in outputs] == [i['id'] for i in shuffled]
+    by_id = {o.info['id']: o for o in in_order}
+    for output in outputs:
+        np.testing.assert_allclose(
+            output.keypoints, by_id[output.info['id']].keypoints, atol=1e-4)
+
+
+def test_image_shards_keep_images_whole_and_balance_counts():
+    # images a, b, c, d, e with 5, 2, 3, 2, 1 persons, scattered
+    keys = list('abacbadacaecd')
+    shards = image_shards(keys, 3)
+    assert sorted(i for shard in shards for i in shard) == list(
+        range(len(keys)))
+    assert all(shard == sorted(shard) for shard in shards)
+    images = [{keys[i] for i in shard} for shard in shards]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert not images[a] & images[b]
+    # largest first, each to the lightest shard: a | c, e | b, d
+    assert [len(shard) for shard in shards] == [5, 4, 4]
+    assert image_shards(keys, 3) == shards
+    assert image_shards(keys, 1) == [list(range(len(keys)))]
+    assert image_shards(['a'], 2) == [[0], []]
 
 
 def test_batches_without_a_readable_image_are_counted(blazepose_infos,

@@ -11,7 +11,8 @@ import logging
 import os.path as osp
 import warnings
 from collections import Counter
-from typing import Iterable, List, NamedTuple, Optional, Tuple, Union
+from typing import (Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple, Union)
 
 import cv2
 import mmcv
@@ -19,7 +20,6 @@ import numpy as np
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmpose.apis.inference import dataset_meta_from_config
@@ -101,30 +101,61 @@ def pose_samples(keypoints: np.ndarray,
     return samples
 
 
+def image_key(info: dict):
+    """What a sample's image is: its array (by identity) or its file."""
+    img = info.get('img')
+    return info.get('img_path') if img is None else ('array', id(img))
+
+
+def image_groups(keys: Sequence) -> List[List[int]]:
+    """The positions of ``keys`` (one per sample: :func:`image_key`), those
+    of one image together: a group per image, the images in order of first
+    appearance, each group in input order."""
+    groups = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def image_shards(keys: Sequence, world_size: int) -> List[List[int]]:
+    """Positions of ``keys`` split into ``world_size`` shards, whole images
+    to a shard (each image is decoded by one process only), the shards'
+    sample counts balanced: the largest images first, each to the shard with
+    the fewest samples so far (ties: the lowest rank). Each shard lists its
+    positions in increasing order."""
+    shards = [[] for _ in range(world_size)]
+    for group in sorted(image_groups(keys), key=len, reverse=True):
+        min(shards, key=len).extend(group)
+    return [sorted(shard) for shard in shards]
+
+
 class _PreparedSamples(Dataset):
     """Samples through PoseFix's test pipeline, image read on the way
     (None for an unreadable image): the work a DataLoader's workers do
-    while the network runs.
+    while the network runs, in the order of ``order`` (positions in
+    ``samples``). An item is ``(position, info, packed)``.
 
     The last image read is kept: the persons of one image, consecutive in
-    a results file, decode it once (the pipeline warps a copy; the image
-    itself is never written to)."""
+    ``order`` (:func:`refine_samples` orders them so), decode it once (the
+    pipeline warps a copy; the image itself is never written to)."""
 
-    def __init__(self, samples: List[dict], pipeline: Compose):
-        self.samples, self.pipeline = samples, pipeline
+    def __init__(self, samples: List[dict], order: List[int],
+                 pipeline: Compose):
+        self.samples, self.order, self.pipeline = samples, order, pipeline
         self._last_read = (None, None)
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.order)
 
     def __getitem__(self, index: int):
-        info = self.samples[index]
+        position = self.order[index]
+        info = self.samples[position]
         img = info.get('img')
         if img is None:
             img = self._read(info['img_path'])
         if img is None:
-            return info, None
-        return info, self.pipeline(dict(info, img=img))
+            return position, info, None
+        return position, info, self.pipeline(dict(info, img=img))
 
     def _read(self, path: str) -> Optional[np.ndarray]:
         if self._last_read[0] != path:
@@ -134,14 +165,15 @@ class _PreparedSamples(Dataset):
 
 def _collate(batch: list) -> tuple:
     """A batch of :class:`_PreparedSamples` (in the loader's worker): the
-    number of unreadable images, the readable samples' infos, their crops
-    stacked into one tensor (one transfer from the worker per batch, not one
-    per crop) and their data samples."""
-    readable = [(info, packed) for info, packed in batch if packed is not None]
-    crops = torch.stack([packed['inputs'] for _, packed in readable
+    number of unreadable images, the readable samples' positions and infos,
+    their crops stacked into one tensor (one transfer from the worker per
+    batch, not one per crop) and their data samples."""
+    readable = [item for item in batch if item[2] is not None]
+    crops = torch.stack([packed['inputs'] for *_, packed in readable
                          ]) if readable else None
-    return (len(batch) - len(readable), [info for info, _ in readable],
-            crops, [packed['data_samples'] for _, packed in readable])
+    return (len(batch) - len(readable), [pos for pos, *_ in readable],
+            [info for _, info, _ in readable], crops,
+            [packed['data_samples'] for *_, packed in readable])
 
 
 def refine_samples(model,
@@ -155,7 +187,9 @@ def refine_samples(model,
     coordinates) and an ``img`` or an ``img_path``, in batches.
 
     Reading, cropping and packing run in ``num_workers`` DataLoader worker
-    processes (0: in this process), overlapped with the network. A sample
+    processes (0: in this process), overlapped with the network. The
+    persons of one image are refined one after the other, whatever their
+    order in ``samples``: each image is decoded once. A sample
     whose image cannot be read, or whose refined keypoints are not finite
     (a broken checkpoint), is skipped and counted, not fatal; any other
     error is raised.
@@ -165,15 +199,19 @@ def refine_samples(model,
         input order, skipped a Counter of reasons.
     """
     samples = list(samples)
+    order = [
+        i for group in image_groups([image_key(s) for s in samples])
+        for i in group
+    ]
     loader = DataLoader(
-        _PreparedSamples(samples, pipeline),
+        _PreparedSamples(samples, order, pipeline),
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=_collate)
     outputs, skipped = [], Counter()
     bar = tqdm(total=total or len(samples), desc='refining', unit='pose',
                disable=not progress)
-    for unreadable, infos, crops, data_samples in loader:
+    for unreadable, positions, infos, crops, data_samples in loader:
         skipped['unreadable image'] += unreadable
         bar.update(unreadable + len(infos))
         if not infos:
@@ -184,18 +222,19 @@ def refine_samples(model,
             dict(inputs=crops, data_samples=[]), False)['inputs']
         with torch.no_grad():
             preds = model.predict(inputs, data_samples)
-        for info, pred in zip(infos, preds):
+        for position, info, pred in zip(positions, infos, preds):
             instances = pred.pred_instances
             if not np.isfinite(instances.keypoints).all():
                 skipped['non-finite refined keypoints'] += 1
                 continue
             probs = instances.get('keypoint_refine_probs')
-            outputs.append(
-                Refined(info, instances.keypoints[0],
-                        instances.keypoint_scores[0],
-                        None if probs is None else probs[0]))
+            outputs.append((position,
+                            Refined(info, instances.keypoints[0],
+                                    instances.keypoint_scores[0],
+                                    None if probs is None else probs[0])))
     bar.close()
-    return outputs, +skipped
+    outputs.sort(key=lambda output: output[0])
+    return [refined for _, refined in outputs], +skipped
 
 
 def _config(config: Union[str, dict, Config], what: str) -> Config:
