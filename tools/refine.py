@@ -100,7 +100,8 @@ def parse_args(argv=None):
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help="several processes (MMEngine's launchers, as tools/test.py): "
-        'each refines its share, rank 0 writes the merged output')
+        'each refines its share of the images, rank 0 writes the merged '
+        'output')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(
         '--vis-dir',
