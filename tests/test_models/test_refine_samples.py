@@ -32,6 +32,11 @@ def pipeline():
     return Compose(refine_pipeline(Config.fromfile(CONFIG)))
 
 
+def runs(paths: list) -> int:
+    """How many runs of one image the paths make."""
+    return 1 + sum(a != b for a, b in zip(paths, paths[1:]))
+
+
 def counting_reads(monkeypatch) -> list:
     reads = []
 
@@ -49,10 +54,9 @@ def test_kept_image_is_never_written_to(blazepose_infos, pipeline,
     prepared = _PreparedSamples(blazepose_infos,
                                 list(range(len(blazepose_infos))), pipeline)
     paths = [info['img_path'] for info in blazepose_infos]
-    runs = 1 + sum(a != b for a, b in zip(paths, paths[1:]))
-    assert runs < len(paths)  # the file has several persons per image
+    assert runs(paths) < len(paths)  # the file has several persons per image
     crops = [prepared[i][2]['inputs'].numpy() for i in range(len(paths))]
-    assert len(reads) == runs
+    assert len(reads) == runs(paths)
     # each crop is what a fresh read gives
     for info, crop in zip(blazepose_infos, crops):
         fresh = pipeline(dict(info, img=mmcv.imread(info['img_path'])))
@@ -73,7 +77,7 @@ def test_each_image_decoded_once_in_any_order(blazepose_infos, pipeline,
         for i in np.random.default_rng(0).permutation(len(blazepose_infos))
     ]
     paths = [info['img_path'] for info in shuffled]
-    assert 1 + sum(a != b for a, b in zip(paths, paths[1:])) > len(set(paths))
+    assert runs(paths) > len(set(paths))
     reads = counting_reads(monkeypatch)
     outputs, skipped = refine_samples(
         model, shuffled, pipeline, batch_size=8, progress=False)
