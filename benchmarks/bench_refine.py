@@ -4,11 +4,13 @@ the pure model forward on the same, already prepared batches, in one process.
 
 Usage: .venv/bin/python benchmarks/bench_refine.py [--config CONFIG]
     [--data DIR] [--batch-size 32] [--repeat 3] [--workers 0 1 2]
-    [--copies 1] [--shuffle] [--device cpu|cuda]
+    [--copies 1] [--shuffle] [--threads N] [--device cpu|cuda]
 """
 import argparse
 import os.path as osp
+import statistics
 import sys
+import time
 
 import numpy as np
 import torch
@@ -69,6 +71,31 @@ class LoadingOnly:
         return self.predictions[len(data_samples)]
 
 
+class NetworkTimed:
+    """``model``, the seconds of its ``predict`` calls (the network, as
+    the pure forward times it) summed in ``seconds``: how much of a
+    refinement the network itself took, slowed or not by the loading
+    beside it; and when the first call came (``first``, a
+    ``time.perf_counter()``): the start-up, until the loading had the
+    first batch ready (with workers: their start and a whole batch read by
+    one of them)."""
+
+    def __init__(self, model):
+        self.model, self.seconds, self.first = model, 0., None
+
+    def data_preprocessor(self, data: dict, training: bool = False) -> dict:
+        return self.model.data_preprocessor(data, training)
+
+    def predict(self, inputs, data_samples: list) -> list:
+        start = time.perf_counter()
+        if self.first is None:
+            self.first = start
+        try:
+            return self.model.predict(inputs, data_samples)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEMO_CONFIG)
@@ -83,8 +110,14 @@ def main():
                         help='the entries in a random order (seed 0), the '
                         'persons of an image apart, as in a results file '
                         'sorted by score')
+    parser.add_argument('--threads', type=int,
+                        help='torch threads of the network (default: '
+                        "torch's, one per core); fewer leave cores to the "
+                        'workers, as a GPU does')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     init_default_scope('mmpose')
     # speed does not need weights
     model = init_refiner(args.config, None, args.device)
@@ -96,10 +129,20 @@ def main():
             len(infos))]
     n = len(infos)
 
+    # the network's seconds and the start-up in each run of each variant
+    network_seconds = {w: [] for w in args.workers}
+    startup_seconds = {w: [] for w in args.workers}
+
     def refine(workers):
-        return lambda: refine_samples(model, infos, pipeline,
-                                      args.batch_size, progress=False,
-                                      num_workers=workers)
+
+        def run():
+            timed, start = NetworkTimed(model), time.perf_counter()
+            refine_samples(timed, infos, pipeline, args.batch_size,
+                           progress=False, num_workers=workers)
+            network_seconds[workers].append(timed.seconds)
+            startup_seconds[workers].append(timed.first - start)
+
+        return run
 
     batches = [
         model.data_preprocessor(
@@ -141,6 +184,12 @@ def main():
     for name, t in seconds.items():
         print(f'{name + ":":<27}{n / t:7.1f} instances/s, '
               f'{t / t_forward:.2f} x the forward time')
+    for workers, runs in network_seconds.items():
+        # the first run is the warm-up
+        print(f'refine, {workers} workers: the network '
+              f'{statistics.median(runs[1:]) / t_forward:.2f} x the forward '
+              f'time, first batch after '
+              f'{statistics.median(startup_seconds[workers][1:]):.2f} s')
 
 
 if __name__ == '__main__':
