@@ -62,10 +62,8 @@ class LoadingOnly:
     packing, normalising, collecting the outputs), in the main process."""
 
     def __init__(self, model, predictions: dict):
-        self.model, self.predictions = model, predictions
-
-    def data_preprocessor(self, data: dict, training: bool = False) -> dict:
-        return self.model.data_preprocessor(data, training)
+        self.data_preprocessor = model.data_preprocessor
+        self.predictions = predictions
 
     def predict(self, inputs, data_samples: list) -> list:
         return self.predictions[len(data_samples)]
@@ -81,10 +79,8 @@ class NetworkTimed:
     one of them)."""
 
     def __init__(self, model):
-        self.model, self.seconds, self.first = model, 0., None
-
-    def data_preprocessor(self, data: dict, training: bool = False) -> dict:
-        return self.model.data_preprocessor(data, training)
+        self.model, self.data_preprocessor = model, model.data_preprocessor
+        self.seconds, self.first = 0., None
 
     def predict(self, inputs, data_samples: list) -> list:
         start = time.perf_counter()
