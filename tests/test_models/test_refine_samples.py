@@ -108,17 +108,41 @@ def test_image_shards_keep_images_whole_and_balance_counts():
     assert image_shards(['a'], 2) == [[0], []]
 
 
+class NoModel:
+    """Never called: no image can be read."""
+
+
+def missing_images(infos: list) -> list:
+    return [
+        dict(info, img_path=info['img_path'] + '.missing') for info in infos
+    ]
+
+
 def test_batches_without_a_readable_image_are_counted(blazepose_infos,
                                                       pipeline):
-
-    class NoModel:
-        """Never called: no image can be read."""
-
-    missing = [
-        dict(info, img_path=info['img_path'] + '.missing')
-        for info in blazepose_infos[:5]
-    ]
     outputs, skipped = refine_samples(
-        NoModel(), missing, pipeline, batch_size=2, progress=False)
+        NoModel(), missing_images(blazepose_infos[:5]), pipeline,
+        batch_size=2, progress=False)
     assert outputs == []
     assert skipped == {'unreadable image': 5}
+
+
+def test_no_more_workers_than_batches(blazepose_infos, pipeline,
+                                      monkeypatch):
+    started = []
+
+    class Recorded(pose_refiner.DataLoader):
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self.num_workers)
+
+    monkeypatch.setattr(pose_refiner, 'DataLoader', Recorded)
+    missing = missing_images(blazepose_infos[:5])
+    for workers in (8, 2):
+        _, skipped = refine_samples(
+            NoModel(), missing, pipeline, batch_size=2, progress=False,
+            num_workers=workers)
+        # the workers' batches are all counted
+        assert skipped == {'unreadable image': 5}
+    assert started == [3, 2]  # 5 samples in batches of 2

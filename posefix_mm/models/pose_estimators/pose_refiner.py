@@ -187,12 +187,12 @@ def refine_samples(model,
     coordinates) and an ``img`` or an ``img_path``, in batches.
 
     Reading, cropping and packing run in ``num_workers`` DataLoader worker
-    processes (0: in this process), overlapped with the network. The
-    persons of one image are refined one after the other, whatever their
-    order in ``samples``: each image is decoded once. A sample
-    whose image cannot be read, or whose refined keypoints are not finite
-    (a broken checkpoint), is skipped and counted, not fatal; any other
-    error is raised.
+    processes (0: in this process; no more than there are batches),
+    overlapped with the network. The persons of one image are refined one
+    after the other, whatever their order in ``samples``: each image is
+    decoded once. A sample whose image cannot be read, or whose refined
+    keypoints are not finite (a broken checkpoint), is skipped and counted,
+    not fatal; any other error is raised.
 
     Returns:
         tuple: ``(outputs, skipped)``; outputs are :class:`Refined`, in
@@ -206,7 +206,8 @@ def refine_samples(model,
     loader = DataLoader(
         _PreparedSamples(samples, order, pipeline),
         batch_size=batch_size,
-        num_workers=num_workers,
+        # a worker per batch at most: the others would be started for nothing
+        num_workers=min(num_workers, -(-len(samples) // batch_size)),
         collate_fn=_collate)
     outputs, skipped = [], Counter()
     bar = tqdm(total=total or len(samples), desc='refining', unit='pose',
