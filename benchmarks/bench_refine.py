@@ -21,10 +21,10 @@ import posefix_mm  # noqa: E402,F401
 from mmcv.transforms import Compose  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmpose.registry import DATASETS  # noqa: E402
 
 from posefix_mm.apis import (init_refiner, refine_pipeline,  # noqa: E402
                              refine_samples)
+from posefix_mm.datasets import PoseFixResultsDataset  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -38,14 +38,9 @@ def blazepose_infos(data: str, copies: int = 1) -> list:
     coco_mini folder), ``copies`` times over; each copy names the images by
     another path (``val2017/./``, ...), so that a copy's images are new ones
     to the refiner, to be decoded again."""
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=osp.join(data, 'predictions',
-                                'blazepose_full_val2017.json'),
-            data_root='',
-            data_prefix=dict(img=osp.join(data, 'val2017')),
-            pipeline=[]))
+    dataset = PoseFixResultsDataset.from_files(
+        osp.join(data, 'predictions', 'blazepose_full_val2017.json'),
+        osp.join(data, 'val2017'))
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     return [
         dict(info, img_path=osp.join(osp.dirname(info['img_path']),

@@ -82,14 +82,7 @@ def coco_mini_train(coco_mini):
 def blazepose_results(coco_mini):
     """PoseFixResultsDataset of the BlazePose results on coco_mini val (no
     ground truth, no pipeline): the samples tools/refine.py refines."""
-    from mmengine.registry import init_default_scope
-    from mmpose.registry import DATASETS
-    init_default_scope('mmpose')
-    return DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=osp.join(coco_mini, 'predictions',
-                                'blazepose_full_val2017.json'),
-            data_root='',
-            data_prefix=dict(img=osp.join(coco_mini, 'val2017')),
-            pipeline=[]))
+    from posefix_mm.datasets import PoseFixResultsDataset
+    return PoseFixResultsDataset.from_files(
+        osp.join(coco_mini, 'predictions', 'blazepose_full_val2017.json'),
+        osp.join(coco_mini, 'val2017'))

@@ -39,6 +39,7 @@ from xtcocotools.coco import COCO  # noqa: E402
 
 from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
                              refine_pipeline, refine_samples)
+from posefix_mm.datasets import PoseFixResultsDataset  # noqa: E402
 from posefix_mm.datasets.coco_results import coco_entry  # noqa: E402
 from posefix_mm.datasets.transforms import (  # noqa: E402
     COCO_ERROR_TABLES, SynthesizePoseErrors)
@@ -160,14 +161,8 @@ def main(argv=None):
                 synthetic_results(args.ann, args.img_dir, args.synthetic,
                                   args.seed, args.absent_rate, img_ids),
                 input_file)
-        dataset = DATASETS.build(
-            dict(
-                type='PoseFixResultsDataset',
-                input_file=input_file,
-                ann_file=args.ann,
-                data_root='',
-                data_prefix=dict(img=args.img_dir),
-                pipeline=[]))
+        dataset = PoseFixResultsDataset.from_files(
+            input_file, args.img_dir, ann_file=args.ann)
     cfg = Config.fromfile(args.config)
     model = init_refiner(cfg, args.checkpoint, args.device,
                          test_cfg=dict(decision_thr=None))

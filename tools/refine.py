@@ -51,12 +51,12 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import all_gather_object, get_dist_info  # noqa: E402
 from mmengine.dist import init_dist  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmpose.registry import DATASETS  # noqa: E402
 
 from posefix_mm.apis import (dump_json_atomic, image_shards,  # noqa: E402
                              init_refiner, input_results, refine_pipeline,
                              refine_samples, to_coco_results)
-from posefix_mm.datasets import ResultsFormatError  # noqa: E402
+from posefix_mm.datasets import (PoseFixResultsDataset,  # noqa: E402
+                                 ResultsFormatError)
 from posefix_mm.evaluation import (coco_keypoint_eval,  # noqa: E402
                                    format_ap_table)
 from posefix_mm.utils import (CheckpointError,  # noqa: E402
@@ -311,16 +311,12 @@ def main(argv=None):
         raise SystemExit(f'error: --img-dir: no folder {args.img_dir}')
     check_outputs(args)
     try:
-        dataset = DATASETS.build(
-            dict(
-                type='PoseFixResultsDataset',
-                input_file=args.input,
-                ann_file=args.ann or '',
-                data_root='',
-                data_prefix=dict(img=args.img_dir),
-                box_source=args.box_source,
-                absent_score_thr=args.absent_score_thr,
-                pipeline=[]))
+        dataset = PoseFixResultsDataset.from_files(
+            args.input,
+            args.img_dir,
+            ann_file=args.ann or '',
+            box_source=args.box_source,
+            absent_score_thr=args.absent_score_thr)
     except ResultsFormatError as e:
         raise SystemExit(f'error: {e}')
     if get_dist_info()[0] == 0:

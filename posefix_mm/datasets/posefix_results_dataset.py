@@ -77,6 +77,20 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
         kwargs.setdefault('test_mode', True)
         super().__init__(ann_file=ann_file, **kwargs)
 
+    @classmethod
+    def from_files(cls, input_file: str, img_dir: str,
+                   **kwargs) -> 'PoseFixResultsDataset':
+        """The entries of ``input_file`` whose images are in ``img_dir``
+        (their file names relative to it), without a pipeline unless
+        ``kwargs`` gives one: the samples ``tools/refine.py`` refines.
+        ``kwargs``: ``ann_file``, ``box_source``, ... as the constructor."""
+        kwargs.setdefault('pipeline', [])
+        return cls(
+            input_file=input_file,
+            data_root='',
+            data_prefix=dict(img=img_dir),
+            **kwargs)
+
     def _image_files(self) -> Optional[dict]:
         if not self.ann_file or osp.isdir(self.ann_file):
             return None

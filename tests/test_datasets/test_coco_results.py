@@ -7,8 +7,8 @@ import os.path as osp
 import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
-from mmpose.registry import DATASETS
 
+from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.datasets.coco_results import (UnusableEntry, input_box,
                                               input_pose_sample,
                                               present_joints)
@@ -90,13 +90,10 @@ def test_damaged_results_crops_come_from_remaining_joints(
         coco_mini, damaged_blazepose):
     init_default_scope('mmpose')
     path, results = damaged_blazepose
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixResultsDataset',
-            input_file=path,
-            data_root='',
-            data_prefix=dict(img=osp.join(coco_mini, 'val2017')),
-            pipeline=[dict(type='GetBBoxCenterScale')]))
+    dataset = PoseFixResultsDataset.from_files(
+        path,
+        osp.join(coco_mini, 'val2017'),
+        pipeline=[dict(type='GetBBoxCenterScale')])
     assert len(dataset) == len(results)
     for i in range(len(dataset)):
         sample = dataset[i]
