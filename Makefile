@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DEPS_STAMP := $(VENV)/.deps-installed
+# BlazePose's landmark weights (Apache-2.0), converted once from the
+# mediapipe 0.10.21 wheel that pip downloads (no install)
+BLAZEPOSE_WEIGHTS := work_dirs/pretrained/blazepose_landmark_full.pth
 PKG_STAMP := $(VENV)/.posefix_mm-installed
 PKG_SOURCES := setup.py README.md model-index.yml $(shell find posefix_mm tools configs \
 	\( -name '*.py' -o -name '*.yml' \) -not -path '*/.mim/*' 2>/dev/null)
@@ -16,7 +19,7 @@ LSPET ?= ../shared/data/lspet
 
 .PHONY: setup setup-full test demo clean blazepose-venv
 
-setup: $(PKG_STAMP)
+setup: $(PKG_STAMP) $(BLAZEPOSE_WEIGHTS)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +27,9 @@ $(PY):
 # The working set: ordinary packages with their requirements, OpenMMLab
 # packages without theirs, xtcocotools built against numpy 2; and the
 # optional ONNX export and onnxruntime backend (requirements/onnx.txt).
-$(DEPS_STAMP): requirements/base.txt requirements/onnx.txt requirements/nodeps.txt requirements/build.txt | $(PY)
-	$(PIP) install -r requirements/base.txt -r requirements/onnx.txt
+$(DEPS_STAMP): requirements/base.txt requirements/onnx.txt requirements/pretrained.txt requirements/nodeps.txt requirements/build.txt | $(PY)
+	$(PIP) install -r requirements/base.txt -r requirements/onnx.txt \
+		-r requirements/pretrained.txt
 	$(PIP) install --no-deps -r requirements/nodeps.txt
 	$(PIP) install --no-deps --no-build-isolation --no-binary xtcocotools \
 		-r requirements/build.txt
@@ -40,6 +44,11 @@ $(PKG_STAMP): $(DEPS_STAMP) $(PKG_SOURCES)
 	rm -rf build posefix_mm.egg-info posefix_mm/.mim
 	cd / && $(abspath $(PY)) -I -m posefix_mm.utils.compat_hook
 	touch $@
+
+# The pose-pretrained start of the demo model: pip downloads the mediapipe
+# wheel next to the weights (docs/pretrained.md: source and license).
+$(BLAZEPOSE_WEIGHTS): | $(PKG_STAMP)
+	$(PY) tools/convert_blazepose.py --out $@
 
 # Optional: mmcv 2.1.0 with its compiled ops (CPU), about 20 minutes on
 # 2 cores, for mmdet detectors that need roi_align & co (Faster R-CNN).

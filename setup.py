@@ -54,7 +54,10 @@ setup(
     # (requirements/); listing it here would let pip pull CUDA builds.
     install_requires=[],
     # the ONNX export and the onnxruntime backend
-    extras_require=dict(onnx=['onnx', 'onnxruntime', 'onnxscript']),
+    extras_require=dict(
+        onnx=['onnx', 'onnxruntime', 'onnxscript'],
+        # tools/convert_blazepose.py (BlazePose's weights from the wheel)
+        pretrained=['tflite']),
     license='Apache License 2.0',
     zip_safe=False,
 )

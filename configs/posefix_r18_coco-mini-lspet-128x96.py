@@ -7,7 +7,9 @@
 # synthesized too (absent_rate), so the refiner learns to place them from the
 # image. The last 1,000 lspet persons are held out of training: the decision
 # threshold was chosen on them (docs/benchmarks.md), never on coco_mini val.
-# Used by `make demo`.
+# The from-scratch side of the pose-pretrained start's ablation
+# (docs/benchmarks.md); `make demo` uses
+# posefix_blazepose_coco-mini-lspet-256x192.py.
 _base_ = ['./_base_/default_runtime.py']
 
 # runtime: by iterations, ~11 minutes on the 2-core CPU (AMD EPYC, AVX2:

@@ -8,7 +8,7 @@ It does not import posefix_mm.
 
 Usage:
     .venv-blazepose/bin/python tools/blazepose_results.py --ann GT.json
-        --img-dir IMAGES/ --out results.json [--limit N]
+        --img-dir IMAGES/ --out results.json [--limit N | --persons START:END]
 
 Each non-crowd person with keypoints is cropped with its box padded by
 --padding (1.25), BlazePose runs on the crop (static images), and its 33
@@ -36,8 +36,13 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='results JSON')
     parser.add_argument('--padding', type=float, default=1.25,
                         help='crop = box x this (default 1.25)')
-    parser.add_argument('--limit', type=int,
-                        help='only the first N persons (in file order)')
+    persons = parser.add_mutually_exclusive_group()
+    persons.add_argument('--limit', type=int,
+                         help='only the first N persons (in file order)')
+    persons.add_argument(
+        '--persons',
+        help='START:END, a slice of the persons (in file order), e.g. the '
+        'lspet persons a config holds out of training')
     return parser.parse_args(argv)
 
 
@@ -63,7 +68,11 @@ def main(argv=None):
     persons = [
         a for a in gt['annotations']
         if not a.get('iscrowd', 0) and a.get('num_keypoints', 0) > 0
-    ][:args.limit]
+    ]
+    if args.persons:
+        start, end = (int(v) for v in args.persons.split(':'))
+        persons = persons[start:end]
+    persons = persons[:args.limit]
     results, missed, cache = [], 0, {}
     with mp.solutions.pose.Pose(
             static_image_mode=True, model_complexity=1) as pose:

@@ -1,17 +1,24 @@
-"""How well PoseFix's per-joint decision chooses between input and refined.
+"""How well PoseFix's per-joint decision chooses between input and refined,
+and the threshold that never loses on your data (calibration).
 
 Prints, for a results file (or synthetic inputs made from the ground truth)
 and the ground truth: the input AP, the AP of the refined poses with every
-joint refined, the AP of the learned decision at each threshold, the AP of
-the oracle per-joint choice (whichever of input and refined joint is nearer
-the matched ground truth) and the share of the oracle's headroom over the
-input that the decision captures.
+joint refined, the AP of the learned decision at each threshold (1.0: every
+present joint keeps its input, only absent ones are placed), the AP of the
+oracle per-joint choice (whichever of input and refined joint is nearer the
+matched ground truth) and the share of the oracle's headroom over the input
+that the decision captures. Then the chosen threshold: the best gain among
+those that do not lower the AP (``posefix_mm.evaluation.calibration``), as a
+``--cfg-options`` line; ``--save FILE.py`` writes it as a config (CONFIG
+with that threshold) for ``tools/refine.py``, ``RefineInferencer(refiner=
+FILE.py)`` and ``PoseRefiner(refiner=FILE.py)``.
 
 Usage:
     python tools/decision_report.py CONFIG CHECKPOINT --ann GT.json
         --img-dir DIR (--input results.json | --synthetic good|default)
         [--seed 0] [--absent-rate R] [--images START:END]
-        [--thresholds 0.3 0.5 0.7] [--out report.json] [--device cpu]
+        [--thresholds 0.3 0.5 0.7] [--out report.json] [--save FILE.py]
+        [--device cpu]
 
 ``--synthetic`` makes the inputs with ``SynthesizePoseErrors(seed=...)``:
 ``default`` with the official error tables, ``good`` with every joint a
@@ -39,11 +46,15 @@ from xtcocotools.coco import COCO  # noqa: E402
 
 from posefix_mm.apis import (dump_json_atomic, init_refiner,  # noqa: E402
                              refine_pipeline, refine_samples)
+from posefix_mm.apis.refine_results import write_atomic  # noqa: E402
 from posefix_mm.datasets import PoseFixResultsDataset  # noqa: E402
 from posefix_mm.datasets.coco_results import coco_entry  # noqa: E402
 from posefix_mm.datasets.transforms import (  # noqa: E402
     COCO_ERROR_TABLES, SynthesizePoseErrors)
 from posefix_mm.evaluation import coco_keypoint_eval, match  # noqa: E402
+from posefix_mm.evaluation.calibration import (  # noqa: E402
+    calibrated_config, choose_decision_thr)
+from posefix_mm.models.heads.posefix_head import keeps_input  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -63,10 +74,13 @@ def parse_args(argv=None):
         'the test is their persons only')
     parser.add_argument(
         '--thresholds', type=float, nargs='+',
-        default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+        default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0])
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', help='write the figures as JSON')
+    parser.add_argument(
+        '--save', help='write CONFIG with the chosen threshold as this '
+        'config file (.py)')
     return parser.parse_args(argv)
 
 
@@ -111,12 +125,13 @@ def synthetic_results(ann: str, img_dir: str, kind: str, seed: int,
 
 
 def decide(outputs, thr):
-    """Keypoints (N, K, 2): the input joint where the refine probability is
-    below ``thr``, else the refined one (absent inputs: always refined)."""
+    """Keypoints (N, K, 2) as the head decides at ``thr``
+    (:func:`keeps_input`) from the refine probabilities."""
     chosen = []
     for o in outputs:
         inp = o.info['input_keypoints'][0]
-        keep = (o.refine_probs < thr)[:, None]
+        present = o.info['input_keypoints_visible'][0] > 0
+        keep = keeps_input(o.refine_probs, present, thr)[:, None]
         chosen.append(np.where(keep, inp, o.keypoints))
     return chosen
 
@@ -148,6 +163,9 @@ def as_results(outputs, keypoints) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.save and not args.save.endswith('.py'):
+        raise SystemExit(f'error: --save {args.save}: a config file ends in '
+                         '.py')
     init_default_scope('mmpose')
     img_ids = None
     if args.images:
@@ -188,9 +206,17 @@ def main(argv=None):
         refined=ap([o.keypoints for o in outputs]),
         oracle=ap(oracle(outputs, gt, inputs, sigmas)),
         decision={thr: ap(decide(outputs, thr)) for thr in args.thresholds})
+    report['chosen'] = choose_decision_thr([report['input']],
+                                           [report['decision']])
     print_report(report, len(outputs))
     if args.out:
         dump_json_atomic(report, args.out)
+    if args.save:
+        write_atomic(
+            args.save,
+            calibrated_config(args.config, report['chosen'],
+                              args.input or f'synthetic {args.synthetic}'))
+        print(f'wrote {args.save}: use it as the refiner config')
     return report
 
 
@@ -203,6 +229,8 @@ def print_report(report: dict, n: int) -> None:
         share = (value - report['input']) / headroom if headroom else 0.
         print(f'  decision thr {thr:.2f}: AP {value:.3f} '
               f'({value - report["input"]:+.3f}; {share:.0%} of headroom)')
+    print(f'chosen (best gain that does not lower the AP): --cfg-options '
+          f'model.test_cfg.decision_thr={report["chosen"]}')
 
 
 if __name__ == '__main__':

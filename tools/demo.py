@@ -1,9 +1,10 @@
 """The main job of posefix_mm: train the demo refiner on CPU and use it to
 refine a real estimator's results on coco_mini val.
 
-1. Train configs/posefix_r18_coco-mini-lspet-128x96.py (coco_mini train,
-   coco_extra and lspet, ~10 minutes on 2 cores), unless work_dirs/demo
-   already holds its checkpoint (--retrain to train again).
+1. Train configs/posefix_blazepose_coco-mini-lspet-256x192.py (started
+   from BlazePose's landmark network, docs/pretrained.md; coco_mini train
+   and lspet, ~10 minutes on 2 cores) into WORK_DIR/<config name>/, unless
+   it already holds a checkpoint (--retrain to train again).
 2. Refine predictions/blazepose_full_val2017.json (MediaPipe BlazePose) on
    val with tools/refine.py: AP table before/after, refined JSON and
    input | refined pictures in work_dirs/demo/.
@@ -20,7 +21,8 @@ import sys
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
-CONFIG = osp.join(REPO, 'configs', 'posefix_r18_coco-mini-lspet-128x96.py')
+CONFIG = osp.join(REPO, 'configs',
+                  'posefix_blazepose_coco-mini-lspet-256x192.py')
 
 
 def parse_args():
@@ -66,17 +68,21 @@ def main():
                        (args.lspet, '--lspet')):
         if not osp.isdir(path):
             raise SystemExit(f'error: {what}: no folder {path}')
-    checkpoint = None if args.retrain else checkpoint_in(args.work_dir)
+    # a training folder per config: another demo model's checkpoint is
+    # never taken for this one
+    train_dir = osp.join(args.work_dir,
+                         osp.splitext(osp.basename(CONFIG))[0])
+    checkpoint = None if args.retrain else checkpoint_in(train_dir)
     if checkpoint:
         print(f'reusing {checkpoint} (--retrain / RETRAIN=1 to train again)')
     else:
         print('training the demo refiner (about 10 minutes on 2 CPU cores)')
         run([
             sys.executable,
-            osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir', args.work_dir,
+            osp.join(TOOLS, 'train.py'), CONFIG, '--work-dir', train_dir,
             '--cfg-options', *data_options(args.data, args.extra, args.lspet)
         ])
-        checkpoint = checkpoint_in(args.work_dir)
+        checkpoint = checkpoint_in(train_dir)
     run([
         sys.executable,
         osp.join(TOOLS, 'refine.py'), CONFIG, checkpoint, '--input',

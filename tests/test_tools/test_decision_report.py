@@ -59,3 +59,38 @@ def test_synthetic_inputs_on_held_out_persons(moving_checkpoint, coco_mini):
     # "good" inputs are near the truth: a moving refiner only loses
     assert report['input'] > 0.8
     assert report['refined'] < report['input']
+
+
+def test_calibration_config_used_by_refine(moving_checkpoint, coco_mini,
+                                           tmp_path, capsys):
+    """--save writes the chosen threshold as a config; tools/refine.py with
+    it gives the AP the report promised, never below the input's."""
+    ann = osp.join(coco_mini, 'annotations/person_keypoints_val2017.json')
+    results = osp.join(coco_mini, 'predictions/blazepose_full_val2017.json')
+    img_dir = osp.join(coco_mini, 'val2017')
+    saved = tmp_path / 'calibrated.py'
+    report = run_tool('decision_report', [
+        CONFIG, moving_checkpoint, '--input', results, '--img-dir', img_dir,
+        '--ann', ann, '--thresholds', 0.0, 0.3, 0.6, 0.9, 1.0, '--save', saved
+    ])
+    chosen = report['chosen']
+    assert report['decision'][chosen] >= report['input']
+    assert f'model.test_cfg.decision_thr={chosen}' in capsys.readouterr().out
+    assert Config.fromfile(str(saved)).model.test_cfg.decision_thr == chosen
+    refined = run_tool('refine', [
+        saved, moving_checkpoint, '--input', results, '--img-dir', img_dir,
+        '--ann', ann, '--out', tmp_path / 'refined.json'
+    ])
+    assert refined['refined']['AP'] == pytest.approx(
+        report['decision'][chosen], abs=1e-9)
+
+
+def test_save_needs_a_config_name(moving_checkpoint, coco_mini, tmp_path):
+    with pytest.raises(SystemExit, match='ends in .py'):
+        run_tool('decision_report', [
+            CONFIG, moving_checkpoint, '--synthetic', 'good', '--img-dir',
+            osp.join(coco_mini, 'val2017'), '--ann',
+            osp.join(coco_mini, 'annotations/person_keypoints_val2017.json'),
+            '--save', tmp_path / 'calibrated.json'
+        ])
+    assert not osp.exists(tmp_path / 'calibrated.json')

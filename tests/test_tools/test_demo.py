@@ -14,7 +14,7 @@ from mmpose.registry import MODELS
 from ..conftest import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
-                  'posefix_r18_coco-mini-lspet-128x96.py')
+                  'posefix_blazepose_coco-mini-lspet-256x192.py')
 
 
 def test_demo_reuses_checkpoint_and_prints_ap_table(tmp_path, coco_mini,
@@ -22,9 +22,13 @@ def test_demo_reuses_checkpoint_and_prints_ap_table(tmp_path, coco_mini,
     init_default_scope('mmpose')
     model = MODELS.build(Config.fromfile(CONFIG).model)
     model.init_weights()
-    ckpt = tmp_path / 'iter_900.pth'
+    train_dir = tmp_path / osp.splitext(osp.basename(CONFIG))[0]
+    train_dir.mkdir()
+    ckpt = train_dir / 'iter_900.pth'
     torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
-    (tmp_path / 'last_checkpoint').write_text(str(ckpt))
+    (train_dir / 'last_checkpoint').write_text(str(ckpt))
+    # another config's checkpoint in the work dir itself is not taken
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'other.pth'))
     proc = subprocess.run(
         [
             sys.executable,

@@ -10,6 +10,7 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
+from posefix_mm.utils.checkpoint import read_checkpoint
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 from ..utils import (flip_input_pose, read_input_pose,
                      render_gaussian_heatmaps, soft_argmax, unflip_coordinates)
@@ -28,6 +29,16 @@ class HeadPrediction(NamedTuple):
     peaks: Tensor
     refine_probs: Optional[Tensor] = None
     gated: Optional[Tensor] = None
+
+
+def keeps_input(refine_probs, present, thr: Optional[float]):
+    """The joints that keep their input point under the per-joint decision
+    (tensors or arrays of the same shape): present joints whose refine
+    probability is below ``thr``; with ``thr >= 1`` every present joint (only
+    absent joints are placed by the refiner); None: none."""
+    if thr is None:
+        return present & False
+    return present & ((refine_probs < thr) | (thr >= 1))
 
 
 def _deconv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -65,7 +76,8 @@ class PoseFixHead(BaseHead):
     nearer the ground truth than the input joint, trained with the rest of
     the model on the synthesized inputs (labels are free there). When
     decoding, a joint whose probability is below ``test_cfg['decision_thr']``
-    (default 0.5; None: always refined) keeps its input point; the
+    (default 0.5; None: always refined; 1 or more: every present joint)
+    keeps its input point; the
     probabilities come out as ``keypoint_refine_probs`` (1 for absent input
     joints, which only the refiner can place). With ``test_cfg['gate'] =
     dict(ks=..., min_peak=...)`` each joint then passes the do-no-harm gate
@@ -83,6 +95,15 @@ class PoseFixHead(BaseHead):
             stages at 1/16, 1/8, 1/4 of the input (the features before the
             last, in reverse order). None: no skip connections.
         deconv_channels (int): channels of the upsampling layers. 256.
+        num_deconvs (int): 3 (upsampling from stride 32), or 0 for a
+            backbone that ends at stride 4 (``BlazePoseBackbone``): the
+            final layer then reads ``in_channels`` features directly.
+        pretrained_final_layer (dict, optional): start the final layer from
+            rows of a pretrained heatmap layer: ``checkpoint`` (a local
+            file), ``prefix`` of its keys (``'heatmap.'``), ``rows`` (the
+            pretrained output channel of each of the K joints). Loaded by
+            :meth:`init_weights`, also with the input prior (the refiner
+            then starts as the pretrained heatmap times the input pose).
         input_prior_beta (float, optional): weight of the input prior.
         prior_eps (float): the prior's floor inside the log.
         input_pose_sigma (float): Gaussian sigma of the input pose in input
@@ -99,6 +120,8 @@ class PoseFixHead(BaseHead):
                  out_channels: int,
                  skip_channels: Optional[Sequence[int]] = (1024, 512, 256),
                  deconv_channels: int = 256,
+                 num_deconvs: int = 3,
+                 pretrained_final_layer: Optional[dict] = None,
                  input_prior_beta: Optional[float] = None,
                  prior_eps: float = 1e-6,
                  input_pose_sigma: float = 7.0,
@@ -112,14 +135,22 @@ class PoseFixHead(BaseHead):
         if skip_channels is not None and len(skip_channels) != 3:
             raise ValueError('skip_channels needs the channels of 3 stages '
                              f'(1/16, 1/8, 1/4), got {skip_channels}')
+        if num_deconvs not in (0, 3):
+            raise ValueError(f'num_deconvs must be 0 or 3, got {num_deconvs}')
+        if num_deconvs == 0 and skip_channels is not None:
+            raise ValueError('num_deconvs=0 has no skip connections: set '
+                             'skip_channels=None')
         self.out_channels = out_channels
+        self.pretrained_final_layer = pretrained_final_layer
         self.input_prior_beta = input_prior_beta
         self.prior_eps = prior_eps
         self.input_pose_sigma = input_pose_sigma
         self.deconvs = nn.ModuleList([
             _deconv_block(c, deconv_channels)
             for c in (in_channels, deconv_channels, deconv_channels)
-        ])
+        ][:num_deconvs])
+        if num_deconvs == 0:
+            deconv_channels = in_channels
         self.skips = None if skip_channels is None else nn.ModuleList([
             nn.Sequential(
                 nn.Conv2d(c, deconv_channels, 1, bias=False),
@@ -149,6 +180,27 @@ class PoseFixHead(BaseHead):
         else:
             nn.init.normal_(self.final_layer.weight, std=0.001)
         nn.init.zeros_(self.final_layer.bias)
+        if self.pretrained_final_layer is not None:
+            self._load_final_layer(**self.pretrained_final_layer)
+
+    def _load_final_layer(self, checkpoint: str, rows: Sequence[int],
+                          prefix: str = 'heatmap.') -> None:
+        """The final layer from ``rows`` of a pretrained 1x1 layer."""
+        state = read_checkpoint(checkpoint, 'pretrained_final_layer')
+        state = state.get('state_dict', state)
+        weight, bias = (state.get(prefix + k) for k in ('weight', 'bias'))
+        if weight is None or bias is None:
+            raise KeyError(f'pretrained_final_layer: {checkpoint} has no '
+                           f'{prefix}weight and {prefix}bias')
+        rows = list(rows)
+        if len(rows) != self.out_channels or \
+                weight.shape[1:] != self.final_layer.weight.shape[1:]:
+            raise ValueError(
+                f'pretrained_final_layer: {len(rows)} rows of '
+                f'{tuple(weight.shape)} do not fit the final layer '
+                f'{tuple(self.final_layer.weight.shape)}')
+        self.final_layer.weight.data.copy_(weight[rows])
+        self.final_layer.bias.data.copy_(bias[rows])
 
     def forward(self, feats: Tuple[Tensor], batch_data_samples=None):
         """Heatmap logits (B, K, H, W) from the backbone features.
@@ -381,16 +433,15 @@ class PoseFixHead(BaseHead):
 
     def _decide(self, coords: Tensor, decision: Tensor, input_pose,
                 thr: Optional[float]):
-        """Keep the input point of joints whose refine probability is below
-        ``thr`` (None: none). Returns the coordinates (B, K, 2) and the
-        probabilities (B, K), 1 for absent input joints."""
+        """Keep the input point of the joints :func:`keeps_input` names.
+        Returns the coordinates (B, K, 2) and the probabilities (B, K), 1
+        for absent input joints."""
         kpts, visible = input_pose
         present = visible > 0
         refine_probs = torch.where(present, decision.sigmoid(),
                                    torch.ones_like(decision))
-        if thr is not None:
-            keep = (refine_probs < thr)[..., None]
-            coords = torch.where(keep, self._heatmap_units(kpts), coords)
+        keep = keeps_input(refine_probs, present, thr)[..., None]
+        coords = torch.where(keep, self._heatmap_units(kpts), coords)
         return coords, refine_probs
 
     def _gate(self,

@@ -146,6 +146,8 @@ class PoseFixEstimator(TopdownPoseEstimator):
     def init_weights(self):
         super().init_weights()
         if self.pretrained_backbone is None:
+            if getattr(self.backbone, 'pretrained', None) is not None:
+                return  # the backbone loads its own weights
             print_log(
                 'PoseFixEstimator: pretrained_backbone=None: the backbone '
                 'starts from scratch (the paper starts from ImageNet)',

@@ -1,0 +1,86 @@
+"""The BlazePose weights converted from the MediaPipe wheel compute what the
+TFLite file computes (LiteRT's interpreter) on real coco_mini images."""
+import glob
+import os
+import os.path as osp
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from posefix_mm.apis.blazepose_weights import (TFLITE_MEMBER, convert,
+                                               read_tflite)
+from posefix_mm.models.backbones import BlazePoseBackbone
+from ..conftest import REPO_ROOT
+
+# the heatmap logits reach |70| on these images; float32 accumulation in
+# another order moves them by ~2e-4 (measured)
+ATOL = 2e-3
+
+
+@pytest.fixture(scope='module')
+def wheel():
+    """The wheel `make setup` downloads (override:
+    POSEFIX_MEDIAPIPE_WHEEL)."""
+    wheel = os.environ.get('POSEFIX_MEDIAPIPE_WHEEL')
+    if wheel is None:
+        found = glob.glob(
+            osp.join(REPO_ROOT, 'work_dirs', 'pretrained',
+                     'mediapipe-0.10.21-*.whl'))
+        if not found:
+            pytest.fail('no mediapipe 0.10.21 wheel in work_dirs/pretrained '
+                        '(make setup downloads it); or set '
+                        'POSEFIX_MEDIAPIPE_WHEEL')
+        wheel = found[0]
+    return wheel
+
+
+@pytest.fixture(scope='module')
+def tflite_bytes(wheel):
+    return read_tflite(wheel)
+
+
+def test_converted_network_matches_tflite(tflite_bytes, coco_mini, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+    model_path = tmp_path / osp.basename(TFLITE_MEMBER)
+    model_path.write_bytes(tflite_bytes)
+    interpreter = Interpreter(str(model_path))
+    interpreter.allocate_tensors()
+    heatmap_out = [
+        o for o in interpreter.get_output_details()
+        if o['shape'][-1] == 39
+    ][0]
+    state = convert(tflite_bytes)
+    backbone = BlazePoseBackbone(in_channels=3).eval()
+    backbone.load_image_weights(state, 'converted')
+    heatmap = torch.nn.Conv2d(48, 39, 1)
+    heatmap.load_state_dict({
+        'weight': state['heatmap.weight'],
+        'bias': state['heatmap.bias']
+    })
+    images = sorted(glob.glob(osp.join(coco_mini, 'val2017', '*.jpg')))[:3]
+    for path in images:
+        rgb = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+        x = cv2.resize(rgb, (256, 256)).astype(np.float32) / 255
+        interpreter.set_tensor(interpreter.get_input_details()[0]['index'],
+                               x[None])
+        interpreter.invoke()
+        expected = interpreter.get_tensor(
+            heatmap_out['index'])[0].transpose(2, 0, 1)
+        with torch.no_grad():
+            got = heatmap(backbone(torch.from_numpy(x).permute(
+                2, 0, 1)[None])[0])[0].numpy()
+        assert np.abs(expected).max() > 10, path  # real, peaked heatmaps
+        np.testing.assert_allclose(got, expected, rtol=0, atol=ATOL,
+                                   err_msg=path)
+
+
+def test_another_model_refused(wheel):
+    # the wheel's person detector: a TFLite model, but no landmark heatmap
+    with zipfile.ZipFile(wheel) as f:
+        detector = f.read(
+            'mediapipe/modules/pose_detection/pose_detection.tflite')
+    with pytest.raises(ValueError, match='39 heatmaps'):
+        convert(detector)

@@ -1,0 +1,119 @@
+"""BlazePoseBackbone: shapes, the pretrained image path unchanged by the
+zero-initialised pose channels, and the head's final layer from chosen
+rows of a pretrained heatmap layer (weights made here)."""
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+from posefix_mm.models.backbones import BlazePoseBackbone
+
+
+def converted_state(seed: int = 0) -> dict:
+    """A 3-channel BlazePose state dict with a 39-landmark heatmap layer,
+    as tools/convert_blazepose.py writes it (random weights)."""
+    torch.manual_seed(seed)
+    state = dict(BlazePoseBackbone(in_channels=3).state_dict())
+    state['heatmap.weight'] = torch.randn(39, 48, 1, 1)
+    state['heatmap.bias'] = torch.randn(39)
+    return dict(state_dict=state, meta={})
+
+
+@pytest.fixture
+def pretrained_file(tmp_path):
+    path = tmp_path / 'blazepose.pth'
+    torch.save(converted_state(), path)
+    return str(path)
+
+
+@pytest.mark.parametrize('size', [(256, 256), (256, 192), (128, 96)])
+def test_stride_4_features(size):
+    feats = BlazePoseBackbone(in_channels=20)(torch.zeros(2, 20, *size))
+    assert len(feats) == 1
+    assert feats[0].shape == (2, 48, size[0] // 4, size[1] // 4)
+
+
+def test_pose_channels_start_at_zero_image_path_unchanged(pretrained_file):
+    image_only = BlazePoseBackbone(in_channels=3, pretrained=pretrained_file)
+    image_only.init_weights()
+    with_pose = BlazePoseBackbone(in_channels=20, pretrained=pretrained_file)
+    with_pose.init_weights()
+    stem = with_pose.stem[0].weight
+    assert torch.equal(stem[:, 3:], torch.zeros_like(stem[:, 3:]))
+    assert torch.equal(stem[:, :3],
+                       converted_state()['state_dict']['stem.0.weight'])
+    torch.manual_seed(1)
+    image = torch.rand(2, 3, 128, 96)
+    pose_maps = torch.rand(2, 17, 128, 96)
+    expected = image_only(image)[0]
+    got = with_pose(torch.cat([image, pose_maps], 1))[0]
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_wrong_weights_named(tmp_path):
+    path = tmp_path / 'resnet.pth'
+    torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7)}, path)
+    backbone = BlazePoseBackbone(in_channels=20, pretrained=str(path))
+    with pytest.raises(KeyError, match='stem.0.weight'):
+        backbone.init_weights()
+
+
+def test_head_final_layer_from_pretrained_rows(pretrained_file):
+    init_default_scope('mmpose')
+    rows = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+    head = MODELS.build(
+        dict(
+            type='PoseFixHead',
+            in_channels=48,
+            out_channels=17,
+            num_deconvs=0,
+            skip_channels=None,
+            input_prior_beta=1.0,
+            pretrained_final_layer=dict(
+                checkpoint=pretrained_file, rows=rows),
+            decoder=dict(
+                type='PoseFixLabel', input_size=(96, 128),
+                heatmap_size=(24, 32))))
+    head.init_weights()
+    state = converted_state()['state_dict']
+    assert torch.equal(head.final_layer.weight, state['heatmap.weight'][rows])
+    assert torch.equal(head.final_layer.bias, state['heatmap.bias'][rows])
+    assert len(head.deconvs) == 0
+
+
+@pytest.mark.parametrize('case, kwargs, match', [
+    ('one row short', dict(rows=list(range(16))), '16 rows'),
+    ('no heatmap keys', dict(rows=list(range(17)), prefix='final.'),
+     'final.weight'),
+])
+def test_head_final_layer_bad_rows(pretrained_file, case, kwargs, match):
+    init_default_scope('mmpose')
+    head = MODELS.build(
+        dict(
+            type='PoseFixHead',
+            in_channels=48,
+            out_channels=17,
+            num_deconvs=0,
+            skip_channels=None,
+            pretrained_final_layer=dict(checkpoint=pretrained_file,
+                                        **kwargs),
+            decoder=dict(
+                type='PoseFixLabel', input_size=(96, 128),
+                heatmap_size=(24, 32))))
+    with pytest.raises((KeyError, ValueError), match=match):
+        head.init_weights()
+
+
+def test_num_deconvs_needs_no_skips():
+    init_default_scope('mmpose')
+    with pytest.raises(ValueError, match='skip_channels=None'):
+        MODELS.build(
+            dict(type='PoseFixHead', in_channels=48, out_channels=17,
+                 num_deconvs=0))
+
+
+def test_missing_weights_say_how_to_make_them(tmp_path):
+    backbone = BlazePoseBackbone(
+        in_channels=20, pretrained=str(tmp_path / 'none.pth'))
+    with pytest.raises(FileNotFoundError, match='convert_blazepose.py'):
+        backbone.init_weights()

@@ -1,0 +1,59 @@
+"""Convert BlazePose's landmark network (MediaPipe, Apache-2.0) into
+PyTorch weights for ``BlazePoseBackbone`` and its heatmap layer.
+
+By default the ``mediapipe==0.10.21`` wheel is fetched from PyPI with
+``pip download --no-deps`` into the output's folder (nothing is installed;
+a wheel already there is reused) and ``pose_landmark_full.tflite`` is read
+from it; ``--tflite`` or ``--wheel`` take a local file instead. The output
+is written once: an existing file is kept unless ``--force``.
+
+Usage:
+    python tools/convert_blazepose.py \\
+        [--out work_dirs/pretrained/blazepose_landmark_full.pth] \\
+        [--tflite FILE | --wheel FILE] [--force]
+"""
+import argparse
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEFAULT_OUT = osp.join(REPO, 'work_dirs', 'pretrained',
+                       'blazepose_landmark_full.pth')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', default=DEFAULT_OUT,
+                        help=f'converted weights (default {DEFAULT_OUT})')
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument('--tflite', help='a local pose_landmark_full.tflite')
+    source.add_argument('--wheel', help='a local mediapipe 0.10.21 wheel')
+    parser.add_argument('--force', action='store_true',
+                        help='convert again over an existing --out')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if osp.isfile(args.out) and not args.force:
+        print(f'{args.out} exists (--force to convert again)')
+        return
+    source = args.tflite or args.wheel
+    if source is not None and not osp.isfile(source):
+        sys.exit(f'error: no file {source}')
+    from posefix_mm.apis.blazepose_weights import (TFLITE_MEMBER,
+                                                   download_wheel,
+                                                   read_tflite, save_converted)
+    if source is None:
+        source = download_wheel(osp.dirname(osp.abspath(args.out)))
+    tflite_bytes = read_tflite(source)
+    name = osp.basename(source)
+    if name.endswith('.whl'):
+        name += ':' + TFLITE_MEMBER
+    meta = save_converted(tflite_bytes, args.out, name)['meta']
+    print(f'{args.out}: BlazePose landmark weights from {name} '
+          f'(sha256 {meta["sha256"][:12]}..., {meta["license"]})')
+
+
+if __name__ == '__main__':
+    main()
