@@ -10,9 +10,9 @@
 # coco_mini val. Used by `make demo`.
 _base_ = ['./_base_/default_runtime.py']
 
-# runtime: by iterations, ~9 minutes on the 2-core CPU (AMD EPYC, AVX2: 3.4 s
-# per iteration of batch 32); the same CPU minutes as the from-scratch demo
-# (360 iterations of 1.9 s)
+# runtime: by iterations, ~5.5 minutes on the 2-core CPU (AMD EPYC, AVX2:
+# 2.1 s per iteration of batch 32), less than the from-scratch demo's 360
+# iterations (1.1 s each, measured beside it: docs/benchmarks.md)
 train_cfg = dict(by_epoch=False, max_iters=150, val_interval=150)
 randomness = dict(seed=0)
 
