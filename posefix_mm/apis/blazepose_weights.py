@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from posefix_mm.models.backbones.blazepose import BlazePoseBackbone
+from .refine_results import write_atomic
 
 MEDIAPIPE = 'mediapipe==0.10.21'
 TFLITE_MEMBER = 'mediapipe/modules/pose_landmark/pose_landmark_full.tflite'
@@ -93,11 +94,10 @@ def heatmap_convs(tflite_bytes: bytes) -> List[TfliteConv]:
         # TFLite: (out, kh, kw, in); depthwise (1, kh, kw, C)
         weight = weight.transpose(3, 0, 1, 2) if depthwise else \
             weight.transpose(0, 3, 1, 2)
+        bias = _constant(graph, model, producers, op.Inputs(2))
+        output_hw = tuple(graph.Tensors(op.Outputs(0)).ShapeAsNumpy()[1:3])
         convs.append(
-            TfliteConv(weight, _constant(graph, model, producers,
-                                         op.Inputs(2)), options.StrideH(),
-                       depthwise,
-                       tuple(graph.Tensors(op.Outputs(0)).ShapeAsNumpy()[1:3])))
+            TfliteConv(weight, bias, options.StrideH(), depthwise, output_hw))
     return convs
 
 
@@ -129,7 +129,7 @@ def convert(tflite_bytes: bytes) -> Dict[str, torch.Tensor]:
     """The state dict of a 3-channel :class:`BlazePoseBackbone` plus
     ``heatmap.weight`` / ``heatmap.bias`` (the 39-landmark 1x1 layer).
 
-    Layers are matched by their shape, stride and input size; layers of the
+    Layers are matched by their shape, stride and output size; layers of the
     same signature (repeated blocks) in the order both graphs run them.
     """
     backbone = BlazePoseBackbone(in_channels=3)
@@ -181,7 +181,6 @@ def download_wheel(directory: str) -> str:
 def save_converted(tflite_bytes: bytes, out: str, source: str) -> dict:
     """Convert and write ``out`` (atomically), with the source, its sha256
     and the license in ``meta``."""
-    from .refine_results import write_atomic
     checkpoint = dict(
         state_dict=convert(tflite_bytes),
         meta=dict(

@@ -6,7 +6,7 @@ import torch
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
-from posefix_mm.models.backbones import BlazePoseBackbone
+from posefix_mm.models.backbones import BLAZEPOSE_TO_COCO, BlazePoseBackbone
 
 
 def converted_state(seed: int = 0) -> dict:
@@ -60,7 +60,7 @@ def test_wrong_weights_named(tmp_path):
 
 def test_head_final_layer_from_pretrained_rows(pretrained_file):
     init_default_scope('mmpose')
-    rows = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+    rows = list(BLAZEPOSE_TO_COCO)
     head = MODELS.build(
         dict(
             type='PoseFixHead',

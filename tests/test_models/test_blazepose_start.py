@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
+from posefix_mm.models.backbones import BLAZEPOSE_TO_COCO
 from ..conftest import REPO_ROOT, run_tool
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
@@ -29,6 +30,14 @@ def start_checkpoint(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('start') / 'start.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return path
+
+
+def test_config_takes_the_coco_landmarks():
+    cfg = Config.fromfile(CONFIG)
+    assert tuple(cfg.model.head.pretrained_final_layer.rows) == \
+        BLAZEPOSE_TO_COCO
+    assert cfg.model.head.pretrained_final_layer.checkpoint == \
+        cfg.model.backbone.pretrained
 
 
 def test_start_refines_a_real_estimator_above_its_input(
