@@ -1,8 +1,5 @@
-from posefix_mm.models.pose_estimators.pose_refiner import (Refined,
-                                                            image_shards,
-                                                            pose_samples,
-                                                            refine_pipeline,
-                                                            refine_samples)
+from posefix_mm.engine import (Refined, image_shards, pose_samples,
+                               refine_pipeline, refine_samples)
 from .refine_inferencer import RefineInferencer
 from .refine_results import (dump_json_atomic, init_refiner, input_results,
                              to_coco_results)

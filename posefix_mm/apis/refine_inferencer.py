@@ -17,10 +17,8 @@ from mmpose.apis.inferencers.base_mmpose_inferencer import \
 from mmpose.registry import INFERENCERS
 from mmpose.structures import PoseDataSample
 
-from posefix_mm.models.pose_estimators.pose_refiner import (pose_samples,
-                                                            read_image,
-                                                            refine_pipeline,
-                                                            refine_samples)
+from posefix_mm.engine.refine import (pose_samples, read_image,
+                                      refine_pipeline, refine_samples)
 from posefix_mm.utils import apply_checkpoint, read_checkpoint
 from posefix_mm.visualization import draw_refinement
 from .refine_results import as_bgr, dump_json_atomic, init_refiner

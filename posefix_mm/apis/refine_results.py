@@ -1,6 +1,6 @@
 """Refine any method's results with a PoseFix model: building the refiner
 from its files, and the COCO results it writes. The refinement itself is
-:func:`posefix_mm.models.pose_estimators.pose_refiner.refine_samples`."""
+:func:`posefix_mm.engine.refine_samples`."""
 import json
 import os
 import os.path as osp
@@ -14,7 +14,7 @@ from mmengine.config import Config
 
 from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.models.heads.posefix_head import KEYPOINT_SCORE_MODES
-from posefix_mm.models.pose_estimators.pose_refiner import Refined
+from posefix_mm.engine import Refined
 from posefix_mm.utils import load_weights
 
 

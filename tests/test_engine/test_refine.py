@@ -10,11 +10,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from posefix_mm.apis import init_refiner
-from posefix_mm.models.pose_estimators import pose_refiner
-from posefix_mm.models.pose_estimators.pose_refiner import (_PreparedSamples,
-                                                            image_shards,
-                                                            refine_pipeline,
-                                                            refine_samples)
+from posefix_mm.engine import refine as engine
+from posefix_mm.engine.refine import (_PreparedSamples, image_shards,
+                                      refine_pipeline, refine_samples)
 from ..conftest import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
@@ -44,7 +42,7 @@ def counting_reads(monkeypatch) -> list:
         reads.append(path)
         return mmcv.imread(path)
 
-    monkeypatch.setattr(pose_refiner, 'read_image', counted)
+    monkeypatch.setattr(engine, 'read_image', counted)
     return reads
 
 
@@ -131,13 +129,13 @@ def test_no_more_workers_than_batches(blazepose_infos, pipeline,
                                       monkeypatch):
     started = []
 
-    class Recorded(pose_refiner.DataLoader):
+    class Recorded(engine.DataLoader):
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             started.append(self.num_workers)
 
-    monkeypatch.setattr(pose_refiner, 'DataLoader', Recorded)
+    monkeypatch.setattr(engine, 'DataLoader', Recorded)
     missing = missing_images(blazepose_infos[:5])
     for workers in (8, 2):
         _, skipped = refine_samples(
