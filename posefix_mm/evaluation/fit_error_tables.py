@@ -21,7 +21,7 @@ from mmpose.structures.bbox import bbox_overlaps
 
 from posefix_mm.datasets.coco_results import present_joints
 from posefix_mm.datasets.transforms.error_tables import (
-    COCO_ERROR_TABLES, validate_error_tables)
+    COCO_ERROR_TABLES, row_at, validate_error_tables)
 from posefix_mm.datasets.transforms.synthesize_errors import (MIRROR, OWN,
                                                               build_anchors)
 from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
@@ -65,14 +65,6 @@ def synthesis_types(det: np.ndarray, anchors: np.ndarray, valid: np.ndarray,
             np.full(len(det), INVERSION)
         ], SWAP)
     return np.where(near, types, MISS)
-
-
-def row_at(rows: list, nv: int) -> list:
-    """The probabilities of the row that applies to ``nv``."""
-    for max_nv, probs in rows:
-        if max_nv is None or nv <= max_nv:
-            return list(probs)
-    raise AssertionError('validated tables end with a max_nv None row')
 
 
 def _boxes(gt: dict, iou_thr: float) -> dict:

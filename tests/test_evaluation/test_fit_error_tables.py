@@ -11,7 +11,7 @@ from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.datasets.transforms import (COCO_ERROR_TABLES,
                                             SynthesizePoseErrors)
 from posefix_mm.evaluation import ErrorTableFitter
-from posefix_mm.evaluation.fit_error_tables import row_at
+from posefix_mm.datasets.transforms.error_tables import row_at
 from ..conftest import run_tool
 
 TRAIN_ANN = 'annotations/person_keypoints_train2017.json'

@@ -138,10 +138,11 @@ def load_error_tables(path: str) -> dict:
     return tables
 
 
-def _row(rows: list, nv: int) -> np.ndarray:
+def row_at(rows: list, nv: int) -> list:
+    """The probabilities of the row that applies to ``nv``."""
     for max_nv, probs in rows:
         if max_nv is None or nv <= max_nv:
-            return probs
+            return list(probs)
     raise AssertionError('validated tables end with a max_nv None row')
 
 
@@ -160,10 +161,11 @@ def joint_type_probabilities(tables: dict, nv: int,
     crowded = any(nv <= max_nv and overlap >= min_overlap
                   for max_nv, min_overlap in tables['crowded'])
     probs = np.empty((len(tables['jitter'][0][1]), 5))
-    probs[:, JITTER] = _row(tables['jitter'], nv)
-    probs[:, MISS] = _row(tables['miss'], nv)
-    probs[:, INVERSION] = _row(tables['inversion'], nv)
-    probs[:, SWAP] = _row(tables['swap_crowded' if crowded else 'swap'], nv)
+    probs[:, JITTER] = row_at(tables['jitter'], nv)
+    probs[:, MISS] = row_at(tables['miss'], nv)
+    probs[:, INVERSION] = row_at(tables['inversion'], nv)
+    probs[:, SWAP] = row_at(tables['swap_crowded' if crowded else 'swap'],
+                            nv)
     probs[:, 0] = 1 - probs[:, 1:].sum(1)
     return probs
 

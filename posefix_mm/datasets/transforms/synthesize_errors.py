@@ -192,7 +192,7 @@ class SynthesizePoseErrors(BaseTransform):
     miss         any of those (own x4)    [d_0.5, d_0.1)
     ============ ======================== ==================================
 
-    Each point obeys its type's rule (see :func:`satisfies_rules`). A type
+    Each point obeys its type's rule (see :func:`sample_points`). A type
     that cannot be sampled for a joint (no mirror joint or it is unlabelled,
     no overlapping person, or no candidate obeys the rule) gets probability 0
     and the others are renormalised.
