@@ -1,5 +1,5 @@
 import importlib
-import os
+import pickle
 
 import pytest
 import torch
@@ -70,10 +70,20 @@ def test_openmmlab_apis_import():
         importlib.import_module(name)
 
 
-def test_apply_is_idempotent():
+class _NotWeights:
+    pass
+
+
+def test_apply_is_idempotent_and_loading_stays_weights_only(tmp_path):
     compat.apply()
+    safe = list(torch.serialization.get_safe_globals())
     compat.apply()
-    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in os.environ
+    assert list(torch.serialization.get_safe_globals()) == safe
+    # an object that is no weight is still refused by torch.load
+    path = tmp_path / 'not_weights.pth'
+    torch.save({'x': _NotWeights()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='_NotWeights'):
+        torch.load(path)
 
 
 def test_mmpose_imports_in_the_venv_without_posefix_mm(venv_bin, tmp_path):
