@@ -15,6 +15,7 @@ Usage:
 import argparse
 import os.path as osp
 import sys
+import zipfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_OUT = osp.join(REPO, 'work_dirs', 'pretrained',
@@ -46,11 +47,15 @@ def main(argv=None):
                                                    read_tflite, save_converted)
     if source is None:
         source = download_wheel(osp.dirname(osp.abspath(args.out)))
-    tflite_bytes = read_tflite(source)
     name = osp.basename(source)
     if name.endswith('.whl'):
         name += ':' + TFLITE_MEMBER
-    meta = save_converted(tflite_bytes, args.out, name)['meta']
+    try:
+        meta = save_converted(read_tflite(source), args.out, name)['meta']
+    except (ValueError, KeyError, zipfile.BadZipFile) as e:
+        # not a zip, no landmark model in it, or another TFLite model
+        sys.exit(f'error: {source}: not BlazePose\'s landmark model '
+                 f'({e}); nothing written')
     print(f'{args.out}: BlazePose landmark weights from {name} '
           f'(sha256 {meta["sha256"][:12]}..., {meta["license"]})')
 

@@ -240,7 +240,8 @@ def input_pose_sample(keypoints: np.ndarray,
         dict: the data info PoseFix's test pipeline takes.
 
     Raises:
-        UnusableEntry: no box can be made (see :func:`input_box`).
+        UnusableEntry: no box can be made (see :func:`input_box`), or it has
+            no extent in float32 (joints at 1e9).
     """
     keypoints = np.asarray(keypoints, np.float32)
     num_kpt = len(keypoints)
@@ -248,10 +249,15 @@ def input_pose_sample(keypoints: np.ndarray,
         scores = np.ones(num_kpt, np.float32)
     present = present_joints(keypoints, scores, absent_score_thr)
     box = input_box(keypoints, present, bbox, box_source, box_extend,
-                    min_box_size)
+                    min_box_size).astype(np.float32)
+    # joints far out (1e9) leave a box of no width in float32, which the
+    # pipeline could not crop
+    if not (box[2:] > box[:2]).all():
+        raise UnusableEntry('person box without extent at float32 precision '
+                            '(coordinates too large)')
     return dict(
         category_id=PERSON_CATEGORY,
-        bbox=box[None].astype(np.float32),
+        bbox=box[None],
         bbox_score=np.array([score], np.float32),
         input_keypoints=keypoints[None],
         input_keypoints_visible=present[None].astype(np.float32),

@@ -13,7 +13,7 @@ import torch
 from posefix_mm.apis.blazepose_weights import (TFLITE_MEMBER, convert,
                                                read_tflite)
 from posefix_mm.models.backbones import BlazePoseBackbone
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, run_tool
 
 # the heatmap logits reach |70| on these images; float32 accumulation in
 # another order moves them by ~2e-4 (measured)
@@ -84,3 +84,36 @@ def test_another_model_refused(wheel):
             'mediapipe/modules/pose_detection/pose_detection.tflite')
     with pytest.raises(ValueError, match='39 heatmaps'):
         convert(detector)
+
+
+@pytest.mark.parametrize('case', ['the detector', 'not a zip', 'no file'])
+def test_convert_tool_refuses_other_files(wheel, tmp_path, case):
+    out = tmp_path / 'weights.pth'
+    if case == 'the detector':
+        source = tmp_path / 'pose_detection.tflite'
+        with zipfile.ZipFile(wheel) as f:
+            source.write_bytes(f.read(
+                'mediapipe/modules/pose_detection/pose_detection.tflite'))
+        args = ['--tflite', source]
+    elif case == 'not a zip':
+        source = tmp_path / 'mediapipe-0.10.21-x.whl'
+        source.write_bytes(b'not a wheel')
+        args = ['--wheel', source]
+    else:
+        source = tmp_path / 'none.tflite'
+        args = ['--tflite', source]
+    with pytest.raises(SystemExit, match=str(source)):
+        run_tool('convert_blazepose', args + ['--out', out])
+    assert not out.exists()
+
+
+def test_convert_tool_writes_once(wheel, tmp_path, capsys):
+    out = tmp_path / 'weights.pth'
+    run_tool('convert_blazepose', ['--wheel', wheel, '--out', out])
+    meta = torch.load(out)['meta']
+    assert meta['license'].startswith('Apache-2.0')
+    assert meta['source'].endswith(TFLITE_MEMBER)
+    written = out.stat().st_mtime_ns
+    run_tool('convert_blazepose', ['--wheel', wheel, '--out', out])
+    assert 'exists' in capsys.readouterr().out
+    assert out.stat().st_mtime_ns == written

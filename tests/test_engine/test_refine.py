@@ -144,3 +144,15 @@ def test_no_more_workers_than_batches(blazepose_infos, pipeline,
         # the workers' batches are all counted
         assert skipped == {'unreadable image': 5}
     assert started == [3, 2]  # 5 samples in batches of 2
+
+
+def test_pose_far_out_gives_no_sample():
+    """A pose at 1e9 (no box at float32 precision) stays unrefined; the
+    other poses of the image are refined."""
+    from posefix_mm.engine.refine import pose_samples
+    near = np.stack([np.linspace(100, 200, 17), np.linspace(50, 300, 17)], 1)
+    keypoints = np.stack([near, np.full((17, 2), 1e9), near + 10])
+    meta = dict(flip_indices=list(range(17)), sigmas=np.full(17, 0.05))
+    samples = pose_samples(keypoints, np.ones((3, 17)), meta,
+                           img_path='image.jpg')
+    assert [s['instance_index'] for s in samples] == [0, 2]

@@ -401,3 +401,20 @@ def test_two_processes_write_what_one_writes(checkpoint, coco_mini,
     for a, b in zip(one, two):
         assert (a['image_id'], a['score']) == (b['image_id'], b['score'])
         np.testing.assert_allclose(a['keypoints'], b['keypoints'], atol=1e-3)
+
+
+@pytest.mark.parametrize('far', [1e9, 1e12])
+def test_entry_far_out_skipped_and_counted(checkpoint, coco_mini,
+                                           predictions, tmp_path, capsys,
+                                           far):
+    """Joints at 1e9 leave no box at float32 precision: that entry is a
+    counted skip, the others are refined (pictures too)."""
+    absurd = dict(predictions[0], keypoints=[far, far, 1.0] * 17)
+    out = tmp_path / 'refined.json'
+    run_refine(
+        common(checkpoint, coco_mini,
+               write(tmp_path, predictions[:3] + [absurd]), out) +
+        ['--vis-dir', tmp_path / 'vis'])
+    assert len(json.loads(out.read_text())) == 3
+    assert '1 x person box without extent' in capsys.readouterr().out
+    assert len(os.listdir(tmp_path / 'vis')) == 3
