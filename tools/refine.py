@@ -73,7 +73,11 @@ def parse_args(argv=None):
         nargs='?',
         help='PoseFix checkpoint (local); not with --backend onnxruntime')
     parser.add_argument('--input', required=True, help='COCO results JSON')
-    parser.add_argument('--img-dir', required=True, help='image folder')
+    parser.add_argument(
+        '--img-dir', required=True,
+        help='image folder: an entry\'s image is the file named by its '
+        'image_id, {image_id:012d}.jpg (COCO\'s names), or with --ann the '
+        'file_name the annotations give it')
     parser.add_argument('--out', required=True, help='refined results JSON')
     parser.add_argument(
         '--ann', help='COCO annotations: image names, and AP before/after')
@@ -144,10 +148,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def report_skips(skipped: Counter, strict: bool) -> None:
+def report_skips(skipped: Counter, strict: bool, missing=()) -> None:
+    """One line per reason; missing image files named (the first 3)."""
     if not skipped:
         return
     lines = [f'  {count} x {reason}' for reason, count in skipped.items()]
+    if missing:
+        more = f' and {len(missing) - 3} more' if len(missing) > 3 else ''
+        lines.append(f'    missing: {", ".join(missing[:3])}{more}')
     message = (f'{sum(skipped.values())} entries not refined:\n' +
                '\n'.join(lines))
     if strict:
@@ -302,7 +310,8 @@ def main(argv=None):
         args.workers = 0 if args.device == 'cpu' else 4
     init_default_scope('mmpose')
     check_backend(args)
-    for path, what in ((args.input, '--input'), (args.ann, '--ann'),
+    for path, what in ((args.config, 'CONFIG'), (args.input, '--input'),
+                       (args.ann, '--ann'),
                        (args.checkpoint, 'CHECKPOINT'), (args.onnx,
                                                          '--onnx')):
         if path is not None and not osp.isfile(path):
@@ -319,8 +328,16 @@ def main(argv=None):
             absent_score_thr=args.absent_score_thr)
     except ResultsFormatError as e:
         raise SystemExit(f'error: {e}')
+    if len(dataset) == 0 and dataset.missing_images and \
+            sum(dataset.skipped.values()) == dataset.skipped[
+                'image file missing']:
+        print(f'error: --img-dir {args.img_dir} holds none of the images of '
+              f'{args.input} (no file {dataset.missing_images[0]}; an '
+              'image_id names {image_id:012d}.jpg, or with --ann its '
+              'file_name); nothing written', file=sys.stderr)
+        raise SystemExit(2)
     if get_dist_info()[0] == 0:
-        report_skips(dataset.skipped, args.strict)
+        report_skips(dataset.skipped, args.strict, dataset.missing_images)
     elif args.strict and dataset.skipped:
         raise SystemExit(1)  # rank 0 says why
     if len(dataset) == 0:

@@ -3,6 +3,8 @@ import os.path as osp
 from collections import Counter
 from typing import Optional
 
+import numpy as np
+
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
@@ -74,6 +76,7 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
         self.min_box_size = min_box_size
         self.skipped = Counter()
         self.skipped_entries = []
+        self.missing_images = []  # the image paths not found, in order
         kwargs.setdefault('test_mode', True)
         super().__init__(ann_file=ann_file, **kwargs)
 
@@ -122,12 +125,21 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
             img_path = osp.join(self.data_prefix['img'], name)
             if not osp.isfile(img_path):
                 self._skip(i, 'image file missing')
+                if img_path not in self.missing_images[-1:]:
+                    self.missing_images.append(img_path)
                 continue
             try:
                 data_list.append(self._data_info(i, entry, img_path))
             except UnusableEntry as e:
                 self._skip(i, str(e))
         return data_list
+
+    def _serialize_data(self):
+        # MMEngine's serialisation cannot concatenate an empty list: a file
+        # none of whose entries can be refined gives an empty dataset
+        if not self.data_list:
+            return np.zeros(0, np.uint8), np.zeros(0, np.int64)
+        return super()._serialize_data()
 
     def _data_info(self, index, entry, img_path) -> dict:
         kpts, scores = split_keypoints(entry)

@@ -418,3 +418,46 @@ def test_entry_far_out_skipped_and_counted(checkpoint, coco_mini,
     assert len(json.loads(out.read_text())) == 3
     assert '1 x person box without extent' in capsys.readouterr().out
     assert len(os.listdir(tmp_path / 'vis')) == 3
+
+
+def test_img_dir_without_the_images(checkpoint, coco_mini, predictions,
+                                    tmp_path, capsys):
+    """No image of the file in --img-dir: exit 2 before any work, one line
+    naming the rule and the first missing file; nothing written."""
+    empty = tmp_path / 'images'
+    empty.mkdir()
+    out = tmp_path / 'refined.json'
+    args = common(checkpoint, coco_mini, write(tmp_path, predictions[:5]),
+                  out)
+    args[args.index('--img-dir') + 1] = empty
+    with pytest.raises(SystemExit) as exit_info:
+        run_refine(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    first = osp.join(empty, f'{predictions[0]["image_id"]:012d}.jpg')
+    assert len(err) == 1 and first in err[0] and '{image_id:012d}' in err[0]
+    assert not out.exists()
+
+
+def test_missing_images_named_in_the_summary(checkpoint, coco_mini,
+                                             predictions, tmp_path, capsys):
+    lost = [dict(p, image_id=900000000 + i) for i, p in
+            enumerate(predictions[:4])]
+    out = tmp_path / 'refined.json'
+    run_refine(
+        common(checkpoint, coco_mini, write(tmp_path, predictions[:2] + lost),
+               out))
+    printed = capsys.readouterr().out
+    assert '4 x image file missing' in printed
+    names = [osp.join(coco_mini, 'val2017', f'{900000000 + i:012d}.jpg')
+             for i in range(4)]
+    assert all(name in printed for name in names[:3])
+    assert names[3] not in printed and 'and 1 more' in printed
+
+
+def test_missing_config_named(checkpoint, coco_mini, predictions, tmp_path):
+    args = common(checkpoint, coco_mini, write(tmp_path, predictions[:2]),
+                  tmp_path / 'refined.json')
+    args[0] = tmp_path / 'nope.py'
+    with pytest.raises(SystemExit, match='CONFIG: no file .*nope.py'):
+        run_refine(args)
