@@ -4,9 +4,9 @@
 # `make setup`). Its encoder-decoder is the backbone (stride 4), its heatmap
 # layer the head's final layer (the 17 COCO joints' landmarks); the 17
 # input-pose channels join the stem at zero. Trained as the from-scratch
-# demo (posefix_r18_coco-mini-lspet-128x96.py) on coco_mini train, coco_extra
-# and lspet, with the input prior and the per-joint decision; the last 1,000
-# lspet persons are held out for choices (docs/benchmarks.md), never
+# demo (posefix_r18_coco-mini-lspet-128x96.py), with the input prior and the
+# per-joint decision, on coco_mini train and lspet; coco_extra and the last
+# 1,000 lspet persons are held out for choices (docs/benchmarks.md), never
 # coco_mini val. Used by `make demo`.
 _base_ = ['./_base_/default_runtime.py']
 
