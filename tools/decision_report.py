@@ -3,8 +3,9 @@ and the threshold that never loses on your data (calibration).
 
 Prints, for a results file (or synthetic inputs made from the ground truth)
 and the ground truth: the input AP, the AP of the refined poses with every
-joint refined, the AP of the learned decision at each threshold (1.0: every
-present joint keeps its input, only absent ones are placed), the AP of the
+joint refined, the AP of the learned decision at each threshold (0.0: every
+joint refined; 1.0: every present joint keeps its input, only absent ones
+are placed), the AP of the
 oracle per-joint choice (whichever of input and refined joint is nearer the
 matched ground truth) and the share of the oracle's headroom over the input
 that the decision captures. Then the chosen threshold: the best gain among
@@ -74,7 +75,7 @@ def parse_args(argv=None):
         'the test is their persons only')
     parser.add_argument(
         '--thresholds', type=float, nargs='+',
-        default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0])
+        default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0])
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', help='write the figures as JSON')
