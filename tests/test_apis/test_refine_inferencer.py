@@ -12,6 +12,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
 
 from posefix_mm.apis import RefineInferencer
 from ..conftest import REPO_ROOT
@@ -258,3 +259,33 @@ def test_mim_run(weights, images, tmp_path, venv_bin):
     assert proc.returncode == 0, proc.stderr[-3000:]
     name = osp.splitext(osp.basename(images[0]))[0]
     assert osp.isfile(tmp_path / f'{name}.json')
+
+
+def test_calibrated_config_reaches_the_refiner(weights, images, tmp_path):
+    """A config written by the calibration (tools/decision_report.py
+    --save) is a refiner config: its threshold decides the refined joints
+    (0.0: every joint refined, 1.0: every present joint kept)."""
+    from posefix_mm.evaluation.calibration import calibrated_config
+    demo = osp.join(REPO_ROOT, 'configs',
+                    'posefix_r18_coco-mini-lspet-128x96.py')
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(demo).model)
+    model.init_weights()
+    torch.manual_seed(0)
+    model.head.final_layer.weight.data.normal_(std=1.0)  # it moves joints
+    refiner_weights = str(tmp_path / 'refiner.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), refiner_weights)
+    moved = {}
+    for thr in (0.0, 1.0):
+        config = tmp_path / f'calibrated_{thr}.py'
+        config.write_text(calibrated_config(demo, thr))
+        inferencer = RefineInferencer(
+            BASE_CONFIG, weights['pose2d'], refiner=str(config),
+            refiner_weights=refiner_weights, det_model='whole_image')
+        [result] = list(inferencer(images[:1]))
+        refined = np.array([p['keypoints'] for p in result['predictions'][0]])
+        base = np.array(
+            [p['keypoints'] for p in result['input_predictions'][0]])
+        moved[thr] = np.abs(refined - base).max()
+    assert moved[0.0] > 1
+    assert moved[1.0] < 1e-2
