@@ -19,6 +19,24 @@ def converted_state(seed: int = 0) -> dict:
     return dict(state_dict=state, meta={})
 
 
+def stride_4_head(pretrained_final_layer: dict):
+    """PoseFixHead on BlazePose's 48 stride-4 channels, with the input
+    prior, its final layer from ``pretrained_final_layer``."""
+    init_default_scope('mmpose')
+    return MODELS.build(
+        dict(
+            type='PoseFixHead',
+            in_channels=48,
+            out_channels=17,
+            num_deconvs=0,
+            skip_channels=None,
+            input_prior_beta=1.0,
+            pretrained_final_layer=pretrained_final_layer,
+            decoder=dict(
+                type='PoseFixLabel', input_size=(96, 128),
+                heatmap_size=(24, 32))))
+
+
 @pytest.fixture
 def pretrained_file(tmp_path):
     path = tmp_path / 'blazepose.pth'
@@ -59,21 +77,8 @@ def test_wrong_weights_named(tmp_path):
 
 
 def test_head_final_layer_from_pretrained_rows(pretrained_file):
-    init_default_scope('mmpose')
     rows = list(BLAZEPOSE_TO_COCO)
-    head = MODELS.build(
-        dict(
-            type='PoseFixHead',
-            in_channels=48,
-            out_channels=17,
-            num_deconvs=0,
-            skip_channels=None,
-            input_prior_beta=1.0,
-            pretrained_final_layer=dict(
-                checkpoint=pretrained_file, rows=rows),
-            decoder=dict(
-                type='PoseFixLabel', input_size=(96, 128),
-                heatmap_size=(24, 32))))
+    head = stride_4_head(dict(checkpoint=pretrained_file, rows=rows))
     head.init_weights()
     state = converted_state()['state_dict']
     assert torch.equal(head.final_layer.weight, state['heatmap.weight'][rows])
@@ -87,19 +92,7 @@ def test_head_final_layer_from_pretrained_rows(pretrained_file):
      'final.weight'),
 ])
 def test_head_final_layer_bad_rows(pretrained_file, case, kwargs, match):
-    init_default_scope('mmpose')
-    head = MODELS.build(
-        dict(
-            type='PoseFixHead',
-            in_channels=48,
-            out_channels=17,
-            num_deconvs=0,
-            skip_channels=None,
-            pretrained_final_layer=dict(checkpoint=pretrained_file,
-                                        **kwargs),
-            decoder=dict(
-                type='PoseFixLabel', input_size=(96, 128),
-                heatmap_size=(24, 32))))
+    head = stride_4_head(dict(checkpoint=pretrained_file, **kwargs))
     with pytest.raises((KeyError, ValueError), match=match):
         head.init_weights()
 
