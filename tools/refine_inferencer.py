@@ -17,16 +17,6 @@ video): refined poses, arrows from the 2D model's joints that moved.
 import argparse
 import sys
 
-from posefix_mm.utils.compat import apply as apply_compat
-
-apply_compat()
-
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import posefix_mm  # noqa: E402,F401
-from posefix_mm.apis import RefineInferencer  # noqa: E402
-from posefix_mm.utils import CheckpointError  # noqa: E402
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -71,6 +61,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # MMPose and posefix_mm only now: --help stays quick
+    from posefix_mm.utils.compat import apply as apply_compat
+    apply_compat()
+    from mmengine.registry import init_default_scope
+
+    from posefix_mm.apis import RefineInferencer
+    from posefix_mm.utils import CheckpointError
     init_default_scope(args.scope)
     try:
         inferencer = RefineInferencer(
