@@ -102,6 +102,11 @@ def main(argv=None) -> int:
           + (f'; predictions -> {args.pred_out_dir}'
              if args.pred_out_dir else '')
           + (f'; pictures -> {args.vis_out_dir}' if args.vis_out_dir else ''))
+    skipped = inferencer.skipped_images
+    if skipped:
+        more = f' and {len(skipped) - 3} more' if len(skipped) > 3 else ''
+        print(f'skipped {len(skipped)} unreadable images: '
+              f'{", ".join(skipped[:3])}{more}')
     return 0
 
 

@@ -24,6 +24,10 @@ from posefix_mm.visualization import draw_refinement
 from .refine_results import as_bgr, dump_json_atomic, init_refiner
 
 
+class UnreadableImage(ValueError):
+    """An input image file that cannot be decoded."""
+
+
 def _local_file(path: Optional[str], what: str, kind: str) -> None:
     if path is not None and not osp.isfile(path):
         raise FileNotFoundError(
@@ -149,6 +153,7 @@ class RefineInferencer(BaseMMPoseInferencer):
         self.absent_score_thr = absent_score_thr
         self._video_input = False
         self._buffer = {}
+        self.skipped_images = []  # of the last call: unreadable image files
 
     def _init_model(self, cfg: Config, weights: Optional[str], device: str):
         # strict, weights-only loading (see init_refiner)
@@ -159,9 +164,20 @@ class RefineInferencer(BaseMMPoseInferencer):
 
     def __call__(self, inputs, *args, **kwargs):
         """Refine the poses of each input; see the class docstring. Inputs
-        are checked before any work."""
+        are checked before any work. An image file that cannot be read is
+        skipped, named in the log and in ``skipped_images`` (as
+        ``tools/refine.py`` skips it); when no input can be read, that is an
+        error."""
         self._check_inputs(inputs)
+        self.skipped_images = []
         yield from super().__call__(inputs, *args, **kwargs)
+        if self.skipped_images:
+            shown = ', '.join(self.skipped_images[:3])
+            more = len(self.skipped_images) - 3
+            print_log(f'RefineInferencer: skipped {len(self.skipped_images)} '
+                      f'unreadable images: {shown}'
+                      + (f' and {more} more' if more > 0 else ''),
+                      logger='current', level=logging.WARNING)
 
     @staticmethod
     def _check_inputs(inputs) -> None:
@@ -192,9 +208,21 @@ class RefineInferencer(BaseMMPoseInferencer):
         """Per input: the 2D model's poses and PoseFix's samples of them.
         ``batch_size`` is MMPose's (one image at a time); PoseFix refines
         all poses of an image in one batch."""
+        count = 0
         for i, item in enumerate(inputs):
-            yield self.preprocess_single(
-                item, i, bboxes=bboxes[i] if bboxes else [], **kwargs), [item]
+            count += 1
+            try:
+                data = self.preprocess_single(
+                    item, i, bboxes=bboxes[i] if bboxes else [], **kwargs)
+            except UnreadableImage:
+                self.skipped_images.append(item)
+                continue
+            yield data, [item]
+        if count and len(self.skipped_images) == count:
+            raise UnreadableImage(
+                'RefineInferencer: cannot read image '
+                f'{", ".join(self.skipped_images[:3])} (empty, damaged, not '
+                "an image, or beyond OpenCV's pixel limit); nothing written")
 
     def preprocess_single(self,
                           input,
@@ -205,9 +233,9 @@ class RefineInferencer(BaseMMPoseInferencer):
         if isinstance(input, str):
             img = read_image(input)
             if img is None:
-                raise ValueError(f'RefineInferencer: cannot read image '
-                                 f'{input} (empty, damaged, not an image, '
-                                 "or beyond OpenCV's pixel limit)")
+                raise UnreadableImage(
+                    f'RefineInferencer: cannot read image {input} (empty, '
+                    "damaged, not an image, or beyond OpenCV's pixel limit)")
             name = input
         else:
             img = as_bgr(input)

@@ -289,3 +289,20 @@ def test_calibrated_config_reaches_the_refiner(weights, images, tmp_path):
         moved[thr] = np.abs(refined - base).max()
     assert moved[0.0] > 1
     assert moved[1.0] < 1e-2
+
+
+def test_unreadable_image_in_a_folder_skipped_and_named(inferencer, images,
+                                                        tmp_path):
+    """As tools/refine.py: the readable images are refined and written, the
+    unreadable one is a named skip (not an error after half the work)."""
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for path in images:
+        os.symlink(path, folder / osp.basename(path))
+    (folder / 'broken.jpg').write_bytes(b'not a jpg')
+    preds = tmp_path / 'preds'
+    results = list(inferencer(str(folder), pred_out_dir=str(preds)))
+    assert len(results) == len(images)
+    assert inferencer.skipped_images == [str(folder / 'broken.jpg')]
+    assert sorted(os.listdir(preds)) == sorted(
+        osp.splitext(osp.basename(p))[0] + '.json' for p in images)
