@@ -12,6 +12,7 @@ from mmpose.registry import DATASETS
 from posefix_mm.utils.keypoint_similarity import (
     MIN_MATCH_OKS, object_keypoint_similarity)
 from .coco_results import load_coco_results
+from .metainfo import mmpose_dataset_info
 #: reasons to leave an annotation out that point at a faulty file
 PROBLEMS = ('with a zero-area or negative box',
             'whose num_keypoints contradicts its keypoints')
@@ -54,6 +55,8 @@ class PoseFixCocoDataset(CocoDataset):
             ``image_id, category_id, keypoints, score``) on this split.
         **kwargs: arguments of ``CocoDataset``.
     """
+
+    METAINFO = mmpose_dataset_info('coco.py')
 
     def __init__(self, *args, predictions_file: Optional[str] = None,
                  **kwargs):

@@ -11,6 +11,7 @@ from mmpose.registry import DATASETS
 from .coco_results import (PERSON_CATEGORY, UnusableEntry,
                            input_pose_sample, load_coco_results,
                            split_keypoints)
+from .metainfo import mmpose_dataset_info
 
 
 @DATASETS.register_module()
@@ -57,7 +58,7 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
             ``BaseCocoStyleDataset``.
     """
 
-    METAINFO = dict(from_file='configs/_base_/datasets/coco.py')
+    METAINFO = mmpose_dataset_info('coco.py')
 
     def __init__(self,
                  input_file: str,

@@ -5,13 +5,16 @@ importing posefix_mm first.
 ``make setup`` installs it as a ``.pth`` line (``python -m
 posefix_mm.utils.compat_hook``). Standard library only, and nothing happens
 until an OpenMMLab import: it costs nothing at interpreter start-up. The
-fixes stay the same: each applied only where the stack needs it.
+fixes stay the same: each applied only where the stack needs it. It also
+silences setuptools' ``pkg_resources`` deprecation notice (the pin is
+deliberate).
 """
 import importlib.abc
 import importlib.util
 import os.path as osp
 import sys
 import sysconfig
+import warnings
 
 TRIGGERS = ('mmpose', 'mmdet')
 PTH_NAME = 'posefix_mm_compat.pth'
@@ -48,6 +51,11 @@ class ApplyCompatOnImport(importlib.abc.MetaPathFinder):
 def install() -> None:
     if not any(isinstance(f, ApplyCompatOnImport) for f in sys.meta_path):
         sys.meta_path.insert(0, ApplyCompatOnImport())
+    # setuptools < 81 is pinned on purpose (MMEngine and openmim import
+    # pkg_resources): its deprecation notice, printed on every run, says
+    # nothing a user can act on (docs/environment.md)
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 
 def write_pth() -> str:

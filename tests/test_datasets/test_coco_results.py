@@ -109,3 +109,15 @@ def test_damaged_results_crops_come_from_remaining_joints(
         np.testing.assert_array_equal(
             sample['input_keypoints_visible'][0] > 0,
             (kpts[:, :2] != 0).any(1))
+
+
+def test_dataset_metainfo_without_warning(coco_mini, recwarn):
+    """Our datasets name MMPose's packaged COCO metainfo by its full path:
+    no "metainfo config file does not exist" warning on every run."""
+    from posefix_mm.datasets import PoseFixCocoDataset
+    for cls in (PoseFixResultsDataset, PoseFixCocoDataset):
+        assert osp.isfile(cls.METAINFO['from_file'])
+    PoseFixResultsDataset.from_files(
+        osp.join(coco_mini, 'predictions', 'blazepose_full_val2017.json'),
+        osp.join(coco_mini, 'val2017'))
+    assert not [w for w in recwarn if 'metainfo config file' in str(w.message)]

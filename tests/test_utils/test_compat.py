@@ -1,5 +1,7 @@
 import importlib
+import os.path as osp
 import pickle
+import subprocess
 
 import pytest
 import torch
@@ -122,3 +124,14 @@ def test_fixes_applied_once_and_logged_once(caplog, monkeypatch):
                if 'environment fixes' in r.getMessage()]
     assert len(records) == 1
     assert 'weights-only' in records[0].getMessage()
+
+
+def test_no_pkg_resources_notice_in_the_venv(venv_bin, tmp_path):
+    """The .pth hook silences setuptools' pkg_resources deprecation notice,
+    which MMEngine's version checks print on MMPose's import otherwise (the
+    pin is deliberate)."""
+    proc = subprocess.run(
+        [osp.join(venv_bin, 'python'), '-c', 'import mmpose.apis'],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'pkg_resources is deprecated' not in proc.stderr
