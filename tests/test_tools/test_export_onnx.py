@@ -73,8 +73,8 @@ def assert_same_refinement(torch_results, onnx_results):
         arrays(onnx_results, 'refine_probs'), atol=2e-4)
 
 
-def test_onnxruntime_refines_blazepose_as_torch(checkpoint, exported,
-                                                coco_mini, blazepose,
+def test_onnxruntime_refines_blazepose_as_torch(blazepose_file, checkpoint,
+                                                exported, coco_mini, blazepose,
                                                 tmp_path):
     torch_results, torch_table = refine(coco_mini, tmp_path, blazepose,
                                         'torch', checkpoint, '--cfg-options',
@@ -84,7 +84,7 @@ def test_onnxruntime_refines_blazepose_as_torch(checkpoint, exported,
                                       exported)
     with open(blazepose) as f:
         inputs = json.load(f)
-    assert len(onnx_results) == len(inputs) == 75  # last batch: 11
+    assert len(onnx_results) == len(inputs) == blazepose_file.count
     assert_same_refinement(torch_results, onnx_results)
     moved = np.abs(
         arrays(onnx_results).reshape(75, 17, 3)[..., :2] -
