@@ -102,11 +102,9 @@ def main(argv=None) -> int:
           + (f'; predictions -> {args.pred_out_dir}'
              if args.pred_out_dir else '')
           + (f'; pictures -> {args.vis_out_dir}' if args.vis_out_dir else ''))
-    skipped = inferencer.skipped_images
-    if skipped:
-        more = f' and {len(skipped) - 3} more' if len(skipped) > 3 else ''
-        print(f'skipped {len(skipped)} unreadable images: '
-              f'{", ".join(skipped[:3])}{more}')
+    if inferencer.skipped_images:
+        # named in the inferencer's warning above
+        print(f'skipped {len(inferencer.skipped_images)} unreadable images')
     return 0
 
 

@@ -19,7 +19,7 @@ from posefix_mm.datasets import PoseFixResultsDataset, ResultsFormatError
 from posefix_mm.engine import image_shards, refine_pipeline, refine_samples
 from posefix_mm.evaluation import coco_keypoint_eval, format_ap_table
 from posefix_mm.evaluation.error_analysis import match, oks
-from posefix_mm.utils import CheckpointError, merge_cfg_options
+from posefix_mm.utils import CheckpointError, few, merge_cfg_options
 from posefix_mm.visualization import person_panels
 from .refine_results import (dump_json_atomic, init_refiner, input_results,
                              to_coco_results)
@@ -31,8 +31,7 @@ def report_skips(skipped: Counter, strict: bool, missing=()) -> None:
         return
     lines = [f'  {count} x {reason}' for reason, count in skipped.items()]
     if missing:
-        more = f' and {len(missing) - 3} more' if len(missing) > 3 else ''
-        lines.append(f'    missing: {", ".join(missing[:3])}{more}')
+        lines.append(f'    missing: {few(missing)}')
     message = (f'{sum(skipped.values())} entries not refined:\n' +
                '\n'.join(lines))
     if strict:

@@ -19,7 +19,7 @@ from mmpose.structures import PoseDataSample
 
 from posefix_mm.engine.refine import (pose_samples, read_image,
                                       refine_pipeline, refine_samples)
-from posefix_mm.utils import apply_checkpoint, read_checkpoint
+from posefix_mm.utils import apply_checkpoint, few, read_checkpoint
 from posefix_mm.visualization import draw_refinement
 from .refine_results import as_bgr, dump_json_atomic, init_refiner
 
@@ -172,11 +172,8 @@ class RefineInferencer(BaseMMPoseInferencer):
         self.skipped_images = []
         yield from super().__call__(inputs, *args, **kwargs)
         if self.skipped_images:
-            shown = ', '.join(self.skipped_images[:3])
-            more = len(self.skipped_images) - 3
             print_log(f'RefineInferencer: skipped {len(self.skipped_images)} '
-                      f'unreadable images: {shown}'
-                      + (f' and {more} more' if more > 0 else ''),
+                      f'unreadable images: {few(self.skipped_images)}',
                       logger='current', level=logging.WARNING)
 
     @staticmethod
@@ -221,8 +218,8 @@ class RefineInferencer(BaseMMPoseInferencer):
         if count and len(self.skipped_images) == count:
             raise UnreadableImage(
                 'RefineInferencer: cannot read image '
-                f'{", ".join(self.skipped_images[:3])} (empty, damaged, not '
-                "an image, or beyond OpenCV's pixel limit); nothing written")
+                f'{few(self.skipped_images)} (empty, damaged, not an image, '
+                "or beyond OpenCV's pixel limit); nothing written")
 
     def preprocess_single(self,
                           input,

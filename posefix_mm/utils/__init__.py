@@ -2,8 +2,10 @@ from .checkpoint import (CheckpointError, apply_checkpoint, load_weights,
                          read_checkpoint)
 from .compat import MissingCompiledOpError, apply as apply_compat
 from .config import merge_cfg_options
+from .messages import few
 
 __all__ = [
     'CheckpointError', 'MissingCompiledOpError', 'apply_checkpoint',
-    'apply_compat', 'load_weights', 'merge_cfg_options', 'read_checkpoint'
+    'apply_compat', 'few', 'load_weights', 'merge_cfg_options',
+    'read_checkpoint'
 ]

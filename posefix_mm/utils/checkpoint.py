@@ -6,14 +6,11 @@ import zipfile
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
+from .messages import few
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file."""
-
-
-def _few(keys: list, n: int = 3) -> str:
-    shown = ', '.join(keys[:n])
-    return shown + (f' and {len(keys) - n} more' if len(keys) > n else '')
 
 
 def read_checkpoint(path: str, what: str = 'checkpoint') -> dict:
@@ -80,7 +77,7 @@ def apply_checkpoint(model: nn.Module, checkpoint: dict, path: str,
     ]
     problems = [(missing, 'missing'), (unexpected, 'unexpected'),
                 (wrong, 'of the wrong shape')]
-    found = [f'{len(keys)} keys {name} ({_few(keys)})'
+    found = [f'{len(keys)} keys {name} ({few(keys)})'
              for keys, name in problems if keys]
     if found:
         raise CheckpointError(f'{what}: {path} does not fit the model: '
