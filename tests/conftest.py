@@ -23,6 +23,30 @@ TINY_TRAINING = [
 ]
 
 
+def save_model(config: str, path, change=None) -> str:
+    """The model of ``config``, initialised (then ``change(model)``), saved
+    as a local checkpoint at ``path``."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    if change is not None:
+        change(model)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))
+    return str(path)
+
+
+def random_last_layer(model) -> None:
+    """A ``save_model`` change: PoseFix's last layer random (seed 0), so
+    that the refiner moves joints."""
+    import torch
+    torch.manual_seed(0)
+    model.head.final_layer.weight.data.normal_(std=1.0)
+
+
 def run_tool(name: str, args: list):
     """tools/<name>.py in this process, as a shell would call it (sys.argv
     set); returns what its main() returns."""

@@ -12,10 +12,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 
 from posefix_mm.apis import RefineInferencer
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, random_last_layer, save_model
 
 BASE_CONFIG = osp.join(REPO_ROOT, 'configs', 'baselines',
                        'td-hm_res18_coco-mini-128x96.py')
@@ -268,13 +267,8 @@ def test_calibrated_config_reaches_the_refiner(weights, images, tmp_path):
     from posefix_mm.evaluation.calibration import calibrated_config
     demo = osp.join(REPO_ROOT, 'configs',
                     'posefix_r18_coco-mini-lspet-128x96.py')
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(demo).model)
-    model.init_weights()
-    torch.manual_seed(0)
-    model.head.final_layer.weight.data.normal_(std=1.0)  # it moves joints
-    refiner_weights = str(tmp_path / 'refiner.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), refiner_weights)
+    refiner_weights = save_model(demo, tmp_path / 'refiner.pth',
+                                 random_last_layer)  # it moves joints
     moved = {}
     for thr in (0.0, 1.0):
         config = tmp_path / f'calibrated_{thr}.py'

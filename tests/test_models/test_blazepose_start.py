@@ -6,11 +6,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 
 from posefix_mm.models.backbones import BLAZEPOSE_TO_COCO
-from ..conftest import REPO_ROOT, run_tool
+from ..conftest import REPO_ROOT, run_tool, save_model
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_blazepose_coco-mini-lspet-256x192.py')
@@ -18,18 +16,12 @@ CONFIG = osp.join(REPO_ROOT, 'configs',
 
 @pytest.fixture(scope='module')
 def start_checkpoint(tmp_path_factory):
-    cfg = Config.fromfile(CONFIG)
-    weights = cfg.model.backbone.pretrained
+    weights = Config.fromfile(CONFIG).model.backbone.pretrained
     if not osp.isfile(weights):
         pytest.fail(f'no converted BlazePose weights at {weights} '
                     '(make setup converts them)')
-    init_default_scope('mmpose')
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    path = str(tmp_path_factory.mktemp('start') / 'start.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_model(CONFIG, tmp_path_factory.mktemp('start') / 'start.pth')
 
 
 def test_config_takes_the_coco_landmarks():

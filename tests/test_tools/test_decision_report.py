@@ -2,12 +2,9 @@
 import os.path as osp
 
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 
-from ..conftest import REPO_ROOT, run_tool
+from ..conftest import REPO_ROOT, random_last_layer, run_tool, save_model
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_r18_coco-mini-lspet-128x96.py')
@@ -17,14 +14,9 @@ CONFIG = osp.join(REPO_ROOT, 'configs',
 def moving_checkpoint(tmp_path_factory):
     """The demo model with a random last layer: it moves joints, so input,
     refined and oracle differ."""
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(CONFIG).model)
-    model.init_weights()
-    torch.manual_seed(0)
-    model.head.final_layer.weight.data.normal_(std=1.0)
-    path = str(tmp_path_factory.mktemp('ckpt') / 'posefix.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_model(CONFIG,
+                      tmp_path_factory.mktemp('ckpt') / 'posefix.pth',
+                      random_last_layer)
 
 
 def test_report_on_blazepose(blazepose_file, moving_checkpoint, coco_mini,

@@ -6,12 +6,7 @@ import os.path as osp
 import subprocess
 import sys
 
-import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
-
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, save_model
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_blazepose_coco-mini-lspet-256x192.py')
@@ -19,14 +14,10 @@ CONFIG = osp.join(REPO_ROOT, 'configs',
 
 def test_demo_reuses_checkpoint_and_prints_ap_table(blazepose_file, tmp_path,
                                                     coco_mini, lspet):
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(CONFIG).model)
-    model.init_weights()
     train_dir = tmp_path / osp.splitext(osp.basename(CONFIG))[0]
     train_dir.mkdir()
-    ckpt = train_dir / 'iter_900.pth'
-    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
-    (train_dir / 'last_checkpoint').write_text(str(ckpt))
+    ckpt = save_model(CONFIG, train_dir / 'iter_900.pth')
+    (train_dir / 'last_checkpoint').write_text(ckpt)
     # another config's checkpoint in the work dir itself is not taken
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'other.pth'))
     proc = subprocess.run(

@@ -5,26 +5,10 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 
-from ..conftest import REPO_ROOT, run_tool
+from ..conftest import REPO_ROOT, run_tool, save_model
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
-
-
-def save_model(config: str, path, change=None) -> str:
-    """The model of ``config``, initialised (then ``change(model)``), saved
-    as a local checkpoint at ``path``."""
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(config).model)
-    model.init_weights()
-    if change is not None:
-        change(model)
-    torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))
-    return str(path)
 
 
 @pytest.fixture(scope='module')
