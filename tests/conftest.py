@@ -10,6 +10,30 @@ import posefix_mm  # noqa: F401  (applies the environment fixes first)
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(REPO_ROOT, '..', 'shared', 'data')
 
+#: fixtures of real data on disk: a test that uses one (directly or through
+#: another fixture) is an integration test
+DATA_FIXTURES = {
+    'coco_mini', 'coco_extra', 'lspet', 'venv_bin', 'coco_mini_train',
+    'blazepose_results', 'blazepose_file'
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'integration: reads the shared data, trains, or runs the '
+        'tools end to end (not in `make test-fast`)')
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast tier is what is left: unit tests on inputs built in
+    memory. Integration: the tests of ``tests/test_tools`` (each runs a
+    tool end to end), those that use a data fixture, and those marked."""
+    tools = osp.join(REPO_ROOT, 'tests', 'test_tools')
+    for item in items:
+        if str(item.fspath).startswith(tools) or \
+                DATA_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.integration)
+
 
 #: --cfg-options that shrink a training config to one epoch of 4 samples
 #: validated on 16, in the main process (tools/train.py tests)

@@ -27,7 +27,7 @@ from posefix_mm.apis import dump_json_atomic  # noqa: E402
 from posefix_mm.datasets.coco_results import (  # noqa: E402
     ResultsFormatError, load_coco_results)
 from posefix_mm.evaluation.error_analysis import analyze, compare  # noqa
-from posefix_mm.utils.keypoint_similarity import ERROR_TYPES  # noqa: E402
+from posefix_mm.utils.error_taxonomy import ERROR_TYPES  # noqa: E402
 
 COLORS = ['#2ca02c', '#ffd700', '#ff7f0e', '#d62728', '#9467bd']
 

@@ -23,7 +23,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import set_random_seed  # noqa: E402
 from mmpose.registry import DATASETS, TRANSFORMS  # noqa: E402
 
-from posefix_mm.utils.keypoint_similarity import ERROR_TYPES  # noqa: E402
+from posefix_mm.utils.error_taxonomy import ERROR_TYPES  # noqa: E402
 
 TYPE_COLORS = dict(
     good='#2ca02c',

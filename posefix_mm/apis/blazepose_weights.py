@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from posefix_mm.models.backbones.blazepose import BlazePoseBackbone
-from .refine_results import write_atomic
+from posefix_mm.utils.io import write_atomic
 
 MEDIAPIPE = 'mediapipe==0.10.21'
 TFLITE_MEMBER = 'mediapipe/modules/pose_landmark/pose_landmark_full.tflite'

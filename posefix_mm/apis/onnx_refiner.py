@@ -11,7 +11,8 @@ the refined pose:
   (the decision and the gate measure keypoint similarity in the box area);
 
 and gives ``refined_keypoints`` (B, K, 2) in crop pixels, ``peaks`` (B, K)
-(each joint's softmax peak) and, for a model with a per-joint decision,
+(each joint's softmax peak), ``kept`` (B, K) (1 for the joints kept at
+their input point) and, for a model with a per-joint decision,
 ``refine_probs`` (B, K). Inside: the data preprocessor's normalisation, the
 input pose rendered as Gaussian maps, the network, the input prior,
 soft-argmax, the flip test, the decision and the gate, all as the torch
@@ -31,7 +32,7 @@ from torch import Tensor, nn
 from posefix_mm.models.pose_estimators.posefix_estimator import crop_to_image
 from posefix_mm.models.utils import flip_input_pose
 from posefix_mm.version import __version__
-from .refine_results import write_atomic
+from posefix_mm.utils.io import write_atomic
 
 INPUT_NAMES = ('crop', 'keypoints', 'visible', 'bbox_padding')
 #: the metadata key of the export settings in the ONNX file
@@ -70,7 +71,7 @@ class RefinerGraph(nn.Module):
 
     @property
     def output_names(self) -> tuple:
-        names = ('refined_keypoints', 'peaks')
+        names = ('refined_keypoints', 'peaks', 'kept')
         if self.model.head.decision is not None:
             names += ('refine_probs', )
         return names
@@ -93,7 +94,7 @@ class RefinerGraph(nn.Module):
                                    head.person_area(bbox_padding),
                                    self.sigmas, self.test_cfg, flipped,
                                    self.flip_indices)
-        outputs = (out.coords * self.stride, out.peaks)
+        outputs = (out.coords * self.stride, out.peaks, out.kept.float())
         if out.refine_probs is not None:
             outputs += (out.refine_probs, )
         return outputs
@@ -253,7 +254,9 @@ class OnnxRefiner:
     def predict(self, inputs: np.ndarray, data_samples: list) -> list:
         """Refined poses in image coordinates, set on the samples as the
         torch model sets them (``pred_instances.keypoints``,
-        ``keypoint_scores`` = the peaks, ``keypoint_refine_probs``)."""
+        ``keypoint_peaks``, ``keypoints_kept``, ``keypoint_refine_probs``).
+        A file exported before ``kept`` was an output: the joints the graph
+        returned at their input point (within 1e-3 crop pixels)."""
         w, h = self.settings['input_size']
         if inputs.shape[1:] != (3, h, w):
             raise ValueError(
@@ -277,11 +280,18 @@ class OnnxRefiner:
                     self.output_names,
                     {k: v for k, v in feeds.items()
                      if k in self.input_names})))
+        kept = outputs.get('kept')
+        if kept is None:
+            kept = np.abs(outputs['refined_keypoints'] -
+                          feeds['keypoints']).max(-1) < 1e-3
+        kept = (np.asarray(kept) > 0) & (feeds['visible'] > 0)
         for i, sample in enumerate(data_samples):
             pred = InstanceData(
                 keypoints=crop_to_image(outputs['refined_keypoints'][i:i + 1],
                                         sample.metainfo),
-                keypoint_scores=outputs['peaks'][i:i + 1])
+                keypoint_scores=outputs['peaks'][i:i + 1],
+                keypoint_peaks=outputs['peaks'][i:i + 1],
+                keypoints_kept=kept[i:i + 1])
             if 'refine_probs' in outputs:
                 pred.keypoint_refine_probs = outputs['refine_probs'][i:i + 1]
             sample.pred_instances = pred

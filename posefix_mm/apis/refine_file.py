@@ -16,27 +16,24 @@ from mmengine.dist import all_gather_object, get_dist_info, init_dist
 from mmengine.registry import init_default_scope
 
 from posefix_mm.datasets import PoseFixResultsDataset, ResultsFormatError
-from posefix_mm.engine import image_shards, refine_pipeline, refine_samples
+from posefix_mm.engine import (image_shards, input_results, refine_pipeline,
+                               refine_samples, skip_message, to_coco_results)
 from posefix_mm.evaluation import coco_keypoint_eval, format_ap_table
 from posefix_mm.evaluation.error_analysis import match, oks
-from posefix_mm.utils import CheckpointError, few, merge_cfg_options
+from posefix_mm.utils import (CheckpointError, dump_json_atomic,
+                              merge_cfg_options)
 from posefix_mm.visualization import person_panels
-from .refine_results import (dump_json_atomic, init_refiner, input_results,
-                             to_coco_results)
+from .inference import init_refiner
 
 
 def report_skips(skipped: Counter, strict: bool, missing=()) -> None:
-    """One line per reason; missing image files named (the first 3)."""
-    if not skipped:
-        return
-    lines = [f'  {count} x {reason}' for reason, count in skipped.items()]
-    if missing:
-        lines.append(f'    missing: {few(missing)}')
-    message = (f'{sum(skipped.values())} entries not refined:\n' +
-               '\n'.join(lines))
-    if strict:
+    """:func:`~posefix_mm.engine.skip_message` printed, or with
+    ``strict`` the error."""
+    message = skip_message(skipped, missing)
+    if message and strict:
         raise SystemExit(f'error (--strict): {message}')
-    print(f'skipped {message}')
+    if message:
+        print(f'skipped {message}')
 
 
 def _writable_folder(path: str, what: str) -> None:

@@ -3,6 +3,7 @@ import logging
 import os.path as osp
 from typing import List, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 import torch
 from mmcv.transforms import Compose
@@ -17,11 +18,22 @@ from mmpose.apis.inferencers.base_mmpose_inferencer import \
 from mmpose.registry import INFERENCERS
 from mmpose.structures import PoseDataSample
 
-from posefix_mm.engine.refine import (pose_samples, read_image,
-                                      refine_pipeline, refine_samples)
-from posefix_mm.utils import apply_checkpoint, few, read_checkpoint
+from posefix_mm.engine import (pose_samples, read_image, refine_pipeline,
+                               refine_samples, skip_message, write_back)
+from posefix_mm.utils import (apply_checkpoint, dump_json_atomic, few,
+                              read_checkpoint)
 from posefix_mm.visualization import draw_refinement
-from .refine_results import as_bgr, dump_json_atomic, init_refiner
+from .inference import init_refiner
+
+
+def as_bgr(img: np.ndarray) -> np.ndarray:
+    """A grayscale (H, W) or (H, W, 1), or a 4-channel BGRA image as
+    3-channel BGR, as MMPose's inferencers take them."""
+    if img.ndim == 2 or img.shape[-1] == 1:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[-1] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    return img
 
 
 class UnreadableImage(ValueError):
@@ -70,15 +82,16 @@ class RefineInferencer(BaseMMPoseInferencer):
     ``out_dir``, ``return_datasamples``, ``bbox_thr``, ``nms_thr``,
     ``bboxes``). Each result holds ``predictions`` (the refined poses, in
     ``MMPoseInferencer``'s structure: a list with one list of instance dicts
-    ``keypoints``, ``keypoint_scores``, ``bbox``, ``bbox_score``, plus
-    ``keypoint_refine_probs`` when the refiner has a per-joint decision:
-    the probability that each refined joint beats the 2D model's) and
-    ``input_predictions`` (the 2D model's), all plain JSON types.
-    Keypoint scores stay the 2D model's. ``pred_out_dir`` and
-    ``vis_out_dir`` hold the refined results, named after the input file
-    (a video gives one JSON of frames and a video). The pictures show the
-    refined poses, and where a joint moved, an arrow from the 2D model's
-    point.
+    ``keypoints``, ``keypoint_scores``, ``bbox``, ``bbox_score``, plus the
+    refined fields of :mod:`posefix_mm.engine.refined`: ``keypoint_peaks``,
+    ``input_absent`` and, with a per-joint decision,
+    ``keypoint_refine_probs``) and ``input_predictions`` (the 2D model's),
+    all plain JSON types. ``pred_out_dir`` and ``vis_out_dir`` hold the
+    refined results, named after the input file (a video gives one JSON of
+    frames and a video). The pictures show the refined poses (the joints
+    the refiner placed, and the kept ones scored at least ``kpt_thr``),
+    and where a joint moved, an arrow from the 2D model's point, with a
+    one-line legend.
 
     Fully offline: every config and weight is a local file, checked when
     the inferencer is built; a missing path or a model alias is an error,
@@ -260,33 +273,23 @@ class RefineInferencer(BaseMMPoseInferencer):
 
     @torch.no_grad()
     def forward(self, inputs: dict) -> List[PoseDataSample]:
-        """The refined data sample: the 2D model's, with the refined
-        ``keypoints``, the 2D model's as ``input_keypoints`` and, with a
-        decision, ``keypoint_refine_probs`` (0 for a pose left unrefined:
-        one without a present joint)."""
+        """The refined data sample: the 2D model's, its instances with the
+        refined fields of :func:`~posefix_mm.engine.write_back`
+        (``keypoints``, ``keypoint_scores``, ``keypoint_peaks``,
+        ``input_keypoints``, ... : see :mod:`posefix_mm.engine.refined`)."""
         pose2d = inputs['pose2d']
         outputs, skipped = refine_samples(self.model, inputs['samples'],
                                           self.pipeline, batch_size=32,
                                           progress=False)
         if skipped:
-            print_log(f'RefineInferencer: {pose2d.img_path}: kept the 2D '
-                      f'poses of {sum(skipped.values())} instances: '
-                      f'{dict(skipped)}', logger='current',
+            print_log(f'RefineInferencer: {pose2d.img_path}: '
+                      f'{skip_message(skipped)}', logger='current',
                       level=logging.WARNING)
         pred = pose2d.pred_instances.clone()  # shares the arrays: copy
-        pred.input_keypoints = np.asarray(pred.keypoints, np.float32)
-        keypoints = pred.input_keypoints.copy()
-        probs = None
-        for output in outputs:
-            i = output.info['instance_index']
-            keypoints[i] = output.keypoints
-            if output.refine_probs is not None:
-                if probs is None:
-                    probs = np.zeros(keypoints.shape[:2], np.float32)
-                probs[i] = output.refine_probs
-        pred.keypoints = keypoints
-        if probs is not None:
-            pred.keypoint_refine_probs = probs
+        for name, value in write_back(pred.keypoints, pred.keypoint_scores,
+                                      outputs,
+                                      self.absent_score_thr).items():
+            pred.set_field(value, name)
         refined = PoseDataSample(metainfo=pose2d.metainfo)
         refined.pred_instances = pred
         self._buffer['img'] = inputs['img']
@@ -394,7 +397,10 @@ class RefineInferencer(BaseMMPoseInferencer):
 
 def instance_dicts(instances: InstanceData) -> List[dict]:
     """MMPose's per-instance dicts (as ``split_instances``), with plain
-    Python numbers only (JSON-serialisable) and the per-joint decision."""
+    Python numbers only (JSON-serialisable), plus the refined fields of
+    :mod:`posefix_mm.engine.refined` that a results entry holds:
+    ``keypoint_peaks``, ``input_absent`` (joint indices) and
+    ``keypoint_refine_probs``."""
     results = []
     for i in range(len(instances.keypoints)):
         result = dict(
@@ -405,8 +411,13 @@ def instance_dicts(instances: InstanceData) -> List[dict]:
             result['bbox'] = (np.asarray(instances.bboxes[i]).tolist(), )
             if 'bbox_scores' in instances:
                 result['bbox_score'] = float(instances.bbox_scores[i])
-        if 'keypoint_refine_probs' in instances:
-            result['keypoint_refine_probs'] = np.asarray(
-                instances.keypoint_refine_probs[i]).tolist()
+        if 'track_id' in instances:
+            result['track_id'] = int(instances.track_id[i])
+        for name in ('keypoint_peaks', 'keypoint_refine_probs'):
+            if name in instances:
+                result[name] = np.asarray(instances.get(name)[i]).tolist()
+        if 'input_absent' in instances:
+            result['input_absent'] = np.flatnonzero(
+                instances.input_absent[i]).tolist()
         results.append(result)
     return results

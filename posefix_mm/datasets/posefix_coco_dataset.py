@@ -9,8 +9,8 @@ from mmengine.logging import print_log
 from mmpose.datasets.datasets.body import CocoDataset
 from mmpose.registry import DATASETS
 
-from posefix_mm.utils.keypoint_similarity import (
-    MIN_MATCH_OKS, object_keypoint_similarity)
+from posefix_mm.utils.error_taxonomy import MIN_MATCH_OKS
+from posefix_mm.utils.keypoint_similarity import object_keypoint_similarity
 from .coco_results import load_coco_results
 from .metainfo import mmpose_dataset_info
 #: reasons to leave an annotation out that point at a faulty file

@@ -6,10 +6,11 @@ workers, a progress bar): the layer that runs models on data, below
 ``tools/refine.py`` (a results file), ``RefineInferencer`` (an MMPose 2D
 inferencer's poses) and ``PoseRefiner`` (a pose model's predictions in a
 test run) all refine through :func:`pose_samples` and
-:func:`refine_samples`.
+:func:`refine_samples`, and write back through :mod:`.refined` (what a
+refined pose holds).
 """
 from collections import Counter
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import mmcv
@@ -21,16 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from posefix_mm.datasets.coco_results import UnusableEntry, input_pose_sample
-
-
-class Refined(NamedTuple):
-    """One refined pose: its sample, keypoints (K, 2) in image coordinates,
-    the refiner's heatmap peaks (K, ), and, with a per-joint decision, the
-    probability that each refined joint beats its input joint (K, )."""
-    info: dict
-    keypoints: np.ndarray
-    peaks: np.ndarray
-    refine_probs: Optional[np.ndarray] = None
+from .refined import Refined
 
 
 def refine_pipeline(cfg: Config) -> list:
@@ -168,6 +160,20 @@ def _collate(batch: list) -> tuple:
             [packed['data_samples'] for *_, packed in readable])
 
 
+def _refined(info: dict, instances) -> Refined:
+    """A model's prediction of one sample as :class:`Refined`."""
+    keypoints = np.asarray(instances.keypoints[0], np.float32).copy()
+    kept = instances.get('keypoints_kept')
+    if kept is not None:
+        kept = np.asarray(kept[0], bool) & (
+            info['input_keypoints_visible'][0] > 0)
+        keypoints[kept] = info['input_keypoints'][0][kept]
+    probs = instances.get('keypoint_refine_probs')
+    return Refined(info, keypoints,
+                   np.asarray(instances.keypoint_peaks[0], np.float32),
+                   None if probs is None else np.asarray(probs[0]), kept)
+
+
 def refine_samples(model,
                    samples: Iterable[dict],
                    pipeline: Compose,
@@ -184,11 +190,15 @@ def refine_samples(model,
     after the other, whatever their order in ``samples``: each image is
     decoded once. A sample whose image cannot be read, or whose refined
     keypoints are not finite (a broken checkpoint), is skipped and counted,
-    not fatal; any other error is raised.
+    not fatal; any other error is raised. A joint the model keeps
+    (``keypoints_kept``: the per-joint decision or the gate) is set to its
+    input point exactly (the model returns it through the crop's warp and
+    back, within float error).
 
     Returns:
-        tuple: ``(outputs, skipped)``; outputs are :class:`Refined`, in
-        input order, skipped a Counter of reasons.
+        tuple: ``(outputs, skipped)``; outputs are
+        :class:`~posefix_mm.engine.refined.Refined`, in input order,
+        skipped a Counter of reasons.
     """
     samples = list(samples)
     order = [
@@ -220,11 +230,7 @@ def refine_samples(model,
             if not np.isfinite(instances.keypoints).all():
                 skipped['non-finite refined keypoints'] += 1
                 continue
-            probs = instances.get('keypoint_refine_probs')
-            outputs.append((position,
-                            Refined(info, instances.keypoints[0],
-                                    instances.keypoint_scores[0],
-                                    None if probs is None else probs[0])))
+            outputs.append((position, _refined(info, instances)))
     bar.close()
     outputs.sort(key=lambda output: output[0])
     return [refined for _, refined in outputs], +skipped

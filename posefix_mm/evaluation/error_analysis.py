@@ -29,10 +29,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from posefix_mm.utils.keypoint_similarity import (
-    ERROR_TYPES, GOOD, INVERSION, JITTER, KS_GOOD, KS_JITTER, MIN_MATCH_OKS,
-    MISS, NO_GT, SWAP, keypoint_similarity, object_keypoint_similarity)
-
+from posefix_mm.utils.error_taxonomy import (ERROR_TYPES, GOOD, INVERSION,
+                                             JITTER, KS_GOOD, KS_JITTER,
+                                             MIN_MATCH_OKS, MISS, NO_GT, SWAP)
+from posefix_mm.utils.keypoint_similarity import (keypoint_similarity,
+                                                  object_keypoint_similarity)
 
 
 def _persons(gt: dict) -> Dict[int, List[dict]]:

@@ -8,8 +8,10 @@ from mmpose.registry import METRICS
 class InputPoseCocoMetric(CocoMetric):
     """``CocoMetric`` on ``pred_instances.input_keypoints`` (the pose the
     refiner was given, in image coordinates) instead of
-    ``pred_instances.keypoints``. Scores, boxes and areas are those of the
-    refined prediction, so both metrics rank instances alike.
+    ``pred_instances.keypoints``, with the input's joint scores
+    (``input_keypoint_scores``, where the refiner wrote them:
+    ``PoseRefiner``; else the prediction's), so that it reports the pose
+    model's own AP. Boxes and areas are those of the prediction.
 
     Use it next to a ``CocoMetric`` in ``val_evaluator`` / ``test_evaluator``;
     its results are prefixed ``coco-input`` (``coco-input/AP``, ...).
@@ -25,5 +27,7 @@ class InputPoseCocoMetric(CocoMetric):
                     'InputPoseCocoMetric needs pred_instances.input_keypoints'
                     ' (from PoseFixEstimator or PoseRefiner)')
             pred['keypoints'] = pred['input_keypoints']
+            if 'input_keypoint_scores' in pred:
+                pred['keypoint_scores'] = pred['input_keypoint_scores']
             swapped.append(dict(data_sample, pred_instances=pred))
         super().process(data_batch, swapped)

@@ -7,7 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmpose.registry import METRICS
 
 from posefix_mm.datasets.coco_results import coco_entry
-from posefix_mm.utils.keypoint_similarity import ERROR_TYPES
+from posefix_mm.utils.error_taxonomy import ERROR_TYPES
 from .error_analysis import analyze
 
 

@@ -1,21 +1,7 @@
-"""Keypoint similarity (the per-joint term of COCO's OKS) and the error
-taxonomy of Ronchi & Perona (ICCV 2017) that PoseFix synthesizes and that the
-error diagnosis reports."""
+"""Keypoint similarity: the per-joint term of COCO's OKS, and the distance
+at which it takes a value."""
 import numpy as np
 import torch
-
-#: error types, in the order of their integer codes (-1: no ground truth)
-ERROR_TYPES = ('good', 'jitter', 'inversion', 'swap', 'miss')
-GOOD, JITTER, INVERSION, SWAP, MISS = range(len(ERROR_TYPES))
-NO_GT = -1
-
-#: KS thresholds of the taxonomy: good >= 0.85 > jitter >= 0.5
-KS_GOOD = 0.85
-KS_JITTER = 0.5
-
-#: a prediction below this OKS to every person matches none (Ronchi &
-#: Perona's analysis; also how training pairs a real estimator's poses)
-MIN_MATCH_OKS = 0.1
 
 
 def keypoint_similarity(sq_dist, area, sigmas):

@@ -37,31 +37,70 @@ def _moves(visualizer, inputs: np.ndarray, refined: np.ndarray,
         _dot(visualizer, start, radius, MOVE_COLOR)
 
 
+def drawing_scores(instances: InstanceData) -> np.ndarray:
+    """(N, K) what a picture gates with ``kpt_thr``: 1 for the joints the
+    refiner placed (``keypoints_refined``, absent input joints included),
+    the refined score (the input's) for the joints kept at their input
+    point. The refiner's own confidence, a softmax peak of about 0.05-0.3,
+    is no drawing threshold."""
+    scores = np.asarray(instances.keypoint_scores, np.float32)
+    if 'keypoints_refined' not in instances:
+        return scores
+    return np.where(np.asarray(instances.keypoints_refined, bool), 1.,
+                    scores).astype(np.float32)
+
+
+def legend(kpt_thr: float) -> str:
+    """The one line that says what a refinement picture shows."""
+    return (f'PoseFix: refined joints; magenta: moved from the input joint; '
+            f'joints kept from the input where score >= {kpt_thr:g}')
+
+
+def _legend(picture: np.ndarray, text: str) -> np.ndarray:
+    """``text`` on a dark strip over the picture's top (its size kept)."""
+    picture = picture.copy()
+    scale = max(0.35, min(0.6, picture.shape[1] / 1400))
+    (width, height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX,
+                                            scale, 1)
+    strip = picture[:height + base + 8, :width + 8]
+    strip[:] = (strip * 0.35).astype(picture.dtype)
+    cv2.putText(picture, text, (4, height + 4), cv2.FONT_HERSHEY_SIMPLEX,
+                scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return picture
+
+
 def draw_refinement(visualizer,
                     image: np.ndarray,
                     instances: InstanceData,
                     kpt_thr: float = 0.3,
                     draw_bbox: bool = False,
-                    min_move: float = 1.0) -> np.ndarray:
+                    min_move: float = 1.0,
+                    skeleton_style: str = 'mmpose',
+                    show_legend: bool = True) -> np.ndarray:
     """The refined poses of ``instances`` on an RGB image, as MMPose draws
-    predictions, and where a joint moved more than ``min_move`` pixels, an
-    arrow from its input point (``input_keypoints``).
+    predictions (``skeleton_style`` ``'mmpose'`` or ``'openpose'``), the
+    joints gated by :func:`drawing_scores`; where a joint moved more than
+    ``min_move`` pixels, an arrow from its input point
+    (``input_keypoints``); and a one-line :func:`legend` on top.
 
     Returns:
         np.ndarray: the RGB picture.
     """
-    picture = visualizer._draw_instances_kpts(image.copy(), instances,
-                                              kpt_thr)
+    drawn = instances.clone()
+    drawn.keypoint_scores = drawing_scores(instances)
+    picture = visualizer._draw_instances_kpts(
+        image.copy(), drawn, kpt_thr, skeleton_style=skeleton_style)
     if draw_bbox and 'bboxes' in instances:
         picture = visualizer._draw_instances_bbox(picture, instances)
     if 'input_keypoints' in instances:
         visualizer.set_image(picture)
-        scores = np.asarray(instances.keypoint_scores)
         for inp, ref, score in zip(instances.input_keypoints,
-                                   instances.keypoints, scores):
+                                   instances.keypoints, drawn.keypoint_scores):
             _moves(visualizer, np.asarray(inp), np.asarray(ref),
                    score > kpt_thr, min_move, max(2, visualizer.radius - 1))
         picture = visualizer.get_image()
+        if show_legend:
+            picture = _legend(picture, legend(kpt_thr))
     return picture
 
 

@@ -80,16 +80,18 @@ def test_graph_computes_what_predict_computes(blazepose_batch, flip,
                 dtype=torch.float),
             torch.tensor([s.metainfo['bbox_padding'] for s in samples],
                          dtype=torch.float))
-    assert len(outputs) == 3  # keypoints, peaks, refine probabilities
-    keypoints, peaks, refine_probs = (o.numpy() for o in outputs)
+    # keypoints, peaks, kept joints, refine probabilities
+    assert len(outputs) == 4
+    keypoints, peaks, kept, refine_probs = (o.numpy() for o in outputs)
     moved = 0.
     for i, pred in enumerate(preds):
         meta = pred.metainfo
         inst = pred.pred_instances
         np.testing.assert_allclose(
             crop_to_image(keypoints[i], meta), inst.keypoints[0], atol=1e-3)
-        np.testing.assert_allclose(peaks[i], inst.keypoint_scores[0],
+        np.testing.assert_allclose(peaks[i], inst.keypoint_peaks[0],
                                    atol=1e-6)
+        np.testing.assert_array_equal(kept[i] > 0, inst.keypoints_kept[0])
         np.testing.assert_allclose(refine_probs[i],
                                    inst.keypoint_refine_probs[0], atol=1e-6)
         moved += np.abs(inst.keypoints[0] - inst.input_keypoints[0]).mean()
@@ -97,18 +99,21 @@ def test_graph_computes_what_predict_computes(blazepose_batch, flip,
     # decision (threshold 0.5) keeps some
     assert moved / len(preds) > 1.0
     assert 0.1 < (refine_probs < 0.5).mean() < 0.9
+    assert kept.any()
 
 
-def test_graph_of_a_model_without_decision_has_two_outputs():
+def test_graph_of_a_model_without_decision_keeps_no_joint():
     init_default_scope('mmpose')
     config = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
     with pytest.warns(UserWarning, match='untrained'):
         model = init_refiner(config, None).eval()
     graph = RefinerGraph(model).eval()
-    assert graph.output_names == ('refined_keypoints', 'peaks')
+    assert graph.output_names == ('refined_keypoints', 'peaks', 'kept')
     with torch.no_grad():
         outputs = graph(*graph.example_inputs(batch_size=3))
-    assert [tuple(o.shape) for o in outputs] == [(3, 17, 2), (3, 17)]
+    assert [tuple(o.shape) for o in outputs] == [(3, 17, 2), (3, 17),
+                                                 (3, 17)]
+    assert not outputs[2].any()
     settings = graph.settings()
     assert settings['decision_thr'] is None and settings['flip_test']
     assert settings['input_size'] == [96, 128]

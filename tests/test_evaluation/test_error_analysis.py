@@ -4,9 +4,9 @@ import pytest
 
 from posefix_mm.evaluation.error_analysis import (analyze, compare,
                                                   label_keypoints, match)
-from posefix_mm.utils.keypoint_similarity import (ERROR_TYPES, GOOD,
-                                                  INVERSION, JITTER, MISS,
-                                                  NO_GT, SWAP, ks_distance)
+from posefix_mm.utils.error_taxonomy import (ERROR_TYPES, GOOD, INVERSION,
+                                             JITTER, MISS, NO_GT, SWAP)
+from posefix_mm.utils.keypoint_similarity import ks_distance
 
 SIGMAS = np.array([
     .26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87,

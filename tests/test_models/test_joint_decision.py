@@ -11,7 +11,8 @@ from mmpose.registry import DATASETS, MODELS
 
 from posefix_mm.models.heads.joint_decision import (crop_person_area,
                                                     decision_targets)
-from posefix_mm.utils.keypoint_similarity import GOOD, MISS, ks_distance
+from posefix_mm.utils.error_taxonomy import GOOD, MISS
+from posefix_mm.utils.keypoint_similarity import ks_distance
 from ..conftest import REPO_ROOT
 
 DEMO_CONFIG = f'{REPO_ROOT}/configs/posefix_r18_coco-mini-lspet-128x96.py'

@@ -68,8 +68,8 @@ def assert_same_refinement(torch_results, onnx_results):
     assert np.abs(a[..., :2] - b[..., :2]).max() <= 0.1
     np.testing.assert_allclose(a[..., 2], b[..., 2], atol=1e-4)
     np.testing.assert_allclose(
-        arrays(torch_results, 'refine_probs'),
-        arrays(onnx_results, 'refine_probs'), atol=2e-4)
+        arrays(torch_results, 'keypoint_refine_probs'),
+        arrays(onnx_results, 'keypoint_refine_probs'), atol=2e-4)
 
 
 def test_onnxruntime_refines_blazepose_as_torch(blazepose_file, checkpoint,

@@ -313,7 +313,7 @@ def test_damaged_file_refined_not_below_its_input(prior_checkpoint,
         assert (dst_k[absent, :2] != 0).all(1).all()  # placed by the refiner
         assert (dst_k[absent, 2] > 0).all()  # scored by its confidence
         # the per-joint decision's probabilities ride along, 1 where absent
-        probs = np.asarray(dst['refine_probs'])
+        probs = np.asarray(dst['keypoint_refine_probs'])
         assert probs.shape == (17, ) and ((probs >= 0) & (probs <= 1)).all()
         np.testing.assert_array_equal(probs[absent], 1)
 

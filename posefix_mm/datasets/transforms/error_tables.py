@@ -19,8 +19,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from posefix_mm.utils.keypoint_similarity import (INVERSION, JITTER, MISS,
-                                                  SWAP)
+from posefix_mm.utils.error_taxonomy import INVERSION, JITTER, MISS, SWAP
 
 _COCO_FACE, _COCO_UPPER, _COCO_LOWER = range(0, 5), range(5, 11), range(11, 17)
 COCO_UPPER_BODY_IDS = tuple(range(0, 11))

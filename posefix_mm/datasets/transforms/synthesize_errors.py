@@ -10,9 +10,9 @@ from mmcv.transforms.utils import cache_randomness
 from mmpose.registry import TRANSFORMS
 from mmpose.structures.bbox import bbox_overlaps
 
-from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
-                                                  KS_GOOD, KS_JITTER, MISS,
-                                                  NO_GT, SWAP, ks_distance)
+from posefix_mm.utils.error_taxonomy import (GOOD, INVERSION, JITTER, KS_GOOD,
+                                             KS_JITTER, MISS, NO_GT, SWAP)
+from posefix_mm.utils.keypoint_similarity import ks_distance
 from .error_tables import (COCO_ERROR_TABLES, derive_error_tables,
                            joint_type_probabilities, load_error_tables,
                            tables_num_keypoints, validate_error_tables)

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 
+
 def crop_person_area(heatmap_size: Sequence[int],
                      bbox_padding: Union[float, Tensor]):
     """The person box area in heatmap pixels: the crop's over the square of

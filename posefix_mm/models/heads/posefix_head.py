@@ -23,12 +23,14 @@ class HeadPrediction(NamedTuple):
     """:meth:`PoseFixHead.predict_tensors`: coordinates (B, K, 2) in heatmap
     pixels, probabilities (B, K, H, W), their peaks (B, K), and, with a
     decision, each joint's refine probability (B, K), with a gate the gated
-    joints (B, K) (else None)."""
+    joints (B, K) (else None); ``kept`` (B, K): the present joints whose
+    coordinates are the input point (kept by the decision or the gate)."""
     coords: Tensor
     probs: Tensor
     peaks: Tensor
     refine_probs: Optional[Tensor] = None
     gated: Optional[Tensor] = None
+    kept: Optional[Tensor] = None
 
 
 def keeps_input(refine_probs, present, thr: Optional[float]):
@@ -361,7 +363,7 @@ class PoseFixHead(BaseHead):
         preds = self.decode(out.coords.unsqueeze(1))
         peaks = to_numpy(out.peaks)
         fields = dict(keypoint_refine_probs=out.refine_probs,
-                      gated=out.gated)
+                      gated=out.gated, keypoints_kept=out.kept)
         fields = {k: to_numpy(v) for k, v in fields.items() if v is not None}
         for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
@@ -422,27 +424,31 @@ class PoseFixHead(BaseHead):
                 decision = (decision + decision_f[:, flip_indices]) / 2
         peaks = probs.flatten(2).max(-1).values
         refine_probs = gated = None
+        kept = torch.zeros_like(peaks, dtype=torch.bool)
         if decision is not None:
-            coords, refine_probs = self._decide(
+            coords, refine_probs, kept = self._decide(
                 coords, decision, input_pose, test_cfg.get('decision_thr',
                                                            0.5))
         if test_cfg.get('gate'):
             coords, gated = self._gate(coords, input_pose, peaks, area,
                                        sigmas, **test_cfg['gate'])
-        return HeadPrediction(coords, probs, peaks, refine_probs, gated)
+            kept = kept | gated
+        return HeadPrediction(coords, probs, peaks, refine_probs, gated,
+                              kept)
 
     def _decide(self, coords: Tensor, decision: Tensor, input_pose,
                 thr: Optional[float]):
         """Keep the input point of the joints :func:`keeps_input` names.
-        Returns the coordinates (B, K, 2) and the probabilities (B, K), 1
-        for absent input joints."""
+        Returns the coordinates (B, K, 2), the probabilities (B, K), 1
+        for absent input joints, and the kept joints (B, K)."""
         kpts, visible = input_pose
         present = visible > 0
         refine_probs = torch.where(present, decision.sigmoid(),
                                    torch.ones_like(decision))
-        keep = keeps_input(refine_probs, present, thr)[..., None]
-        coords = torch.where(keep, self._heatmap_units(kpts), coords)
-        return coords, refine_probs
+        keep = keeps_input(refine_probs, present, thr)
+        coords = torch.where(keep[..., None], self._heatmap_units(kpts),
+                             coords)
+        return coords, refine_probs, keep
 
     def _gate(self,
               coords: Tensor,

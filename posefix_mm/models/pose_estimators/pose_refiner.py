@@ -13,8 +13,8 @@ from mmengine.model import BaseModel
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
 
-from posefix_mm.engine.refine import (pose_samples, refine_pipeline,
-                                      refine_samples)
+from posefix_mm.engine import (pose_samples, refine_pipeline,
+                               refine_samples, skip_message, write_back)
 from posefix_mm.utils import load_weights
 
 
@@ -38,11 +38,12 @@ class PoseRefiner(BaseModel):
     ``KeepFullImage`` after ``LoadImage`` and ``'full_img'`` in
     ``PackPoseInputs``' ``meta_keys``: each predicted instance is refined
     in its own PoseFix crop of the image the pipeline loaded (box from the
-    keypoints, as a results file is refined). ``pred_instances.keypoints``
-    are the refined poses and ``pred_instances.input_keypoints`` the pose
-    model's, so a ``CocoMetric`` and an ``InputPoseCocoMetric`` in the test
-    evaluator report both in one run. Scores stay the pose model's. For
-    testing only: ``mode='loss'`` is refused.
+    keypoints, as a results file is refined). ``pred_instances`` hold the
+    refined fields of :mod:`posefix_mm.engine.refined` (the refined
+    ``keypoints`` and their scores, the pose model's as ``input_keypoints``
+    and ``input_keypoint_scores``, ...), so a ``CocoMetric`` and an
+    ``InputPoseCocoMetric`` in the test evaluator report both in one run.
+    For testing only: ``mode='loss'`` is refused.
 
     The two checkpoints load in :meth:`init_weights` (strictly: another
     model's checkpoint is an error), which ``tools/test.py`` calls for a
@@ -138,14 +139,15 @@ class PoseRefiner(BaseModel):
                                           self.refiner_pipeline,
                                           self.batch_size, progress=False)
         if skipped:
-            print_log(f'PoseRefiner: kept the pose model\'s pose of '
-                      f'{sum(skipped.values())} instances: {dict(skipped)}',
+            print_log(f'PoseRefiner: {skip_message(skipped)}',
                       logger='current', level=logging.WARNING)
-        for output in outputs:
-            info = output.info
-            pred = results[info['sample_index']].pred_instances
-            pred.keypoints[info['instance_index']] = output.keypoints
-        for sample in results:
+        for index, sample in enumerate(results):
+            pred = sample.pred_instances
+            mine = [o for o in outputs if o.info['sample_index'] == index]
+            for name, value in write_back(pred.input_keypoints,
+                                          pred.keypoint_scores, mine,
+                                          self.absent_score_thr).items():
+                pred.set_field(value, name)
             # not worth keeping: the evaluators need no pixels
             sample.set_metainfo(dict(full_img=None))
         return results

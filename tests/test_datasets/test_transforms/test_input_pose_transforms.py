@@ -9,7 +9,7 @@ from mmcv.transforms import Compose
 from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
 
-from posefix_mm.utils.keypoint_similarity import NO_GT
+from posefix_mm.utils.error_taxonomy import NO_GT
 
 
 def _pipeline(flip_prob):

@@ -10,10 +10,9 @@ from mmpose.registry import TRANSFORMS
 
 from posefix_mm.datasets.transforms import (COCO_ERROR_TABLES,
                                             joint_type_probabilities)
-from posefix_mm.utils.keypoint_similarity import (ERROR_TYPES, GOOD,
-                                                  INVERSION, JITTER, MISS,
-                                                  NO_GT, SWAP,
-                                                  keypoint_similarity)
+from posefix_mm.utils.error_taxonomy import (ERROR_TYPES, GOOD, INVERSION,
+                                             JITTER, MISS, NO_GT, SWAP)
+from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 
 DRAWS = 12
 

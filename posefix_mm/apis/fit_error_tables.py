@@ -1,7 +1,8 @@
 """Error tables fitted to an estimator: how often its joints are good,
 jitter, inversion, swap or miss (Ronchi & Perona's taxonomy, as
-:mod:`.error_analysis` labels them, but with keypoint similarity measured
-in the person's box area as ``SynthesizePoseErrors`` places its errors),
+:mod:`posefix_mm.evaluation.error_analysis` labels them, but with keypoint
+similarity measured in the person's box area as ``SynthesizePoseErrors``
+places its errors),
 per joint and in the bins the default tables condition on (the number of
 labelled joints of the person, and for swaps whether the person is
 crowded), so that ``SynthesizePoseErrors`` synthesizes the errors of that
@@ -20,14 +21,14 @@ import torch
 from mmpose.structures.bbox import bbox_overlaps
 
 from posefix_mm.datasets.coco_results import present_joints
+from posefix_mm.evaluation.error_analysis import match
 from posefix_mm.datasets.transforms.error_tables import (
     COCO_ERROR_TABLES, row_at, validate_error_tables)
 from posefix_mm.datasets.transforms.synthesize_errors import (MIRROR, OWN,
                                                               build_anchors)
-from posefix_mm.utils.keypoint_similarity import (GOOD, INVERSION, JITTER,
-                                                  KS_GOOD, KS_JITTER, MISS,
-                                                  SWAP, ks_distance)
-from .error_analysis import match
+from posefix_mm.utils.error_taxonomy import (GOOD, INVERSION, JITTER, KS_GOOD,
+                                             KS_JITTER, MISS, SWAP)
+from posefix_mm.utils.keypoint_similarity import ks_distance
 
 #: which type each table counts; 'swap' for persons not crowded, 'swap_crowded'
 #: for crowded ones
