@@ -17,7 +17,7 @@ DATA ?= ../shared/data/coco_mini
 EXTRA ?= ../shared/data/coco_extra
 LSPET ?= ../shared/data/lspet
 
-.PHONY: setup setup-full test demo clean blazepose-venv
+.PHONY: setup setup-full test test-fast demo clean blazepose-venv
 
 setup: $(PKG_STAMP) $(BLAZEPOSE_WEIGHTS)
 
@@ -59,6 +59,12 @@ setup-full: setup
 
 test: setup
 	$(PY) -m pytest tests
+
+# The fast tier: unit tests on data built in memory or in a temporary
+# folder; no shared data, no training, no process (tests/conftest.py marks
+# the rest `integration`).
+test-fast: setup
+	$(PY) -m pytest -m "not integration" tests
 
 # The main job: train the demo refiner (reused from work_dirs/demo unless
 # RETRAIN=1), refine BlazePose results on coco_mini val, print AP before/after.

@@ -47,16 +47,19 @@ TINY_TRAINING = [
 ]
 
 
-def save_model(config: str, path, change=None) -> str:
-    """The model of ``config``, initialised (then ``change(model)``), saved
-    as a local checkpoint at ``path``."""
+def save_model(config: str, path, change=None, scope: str = 'mmpose',
+               init: bool = True) -> str:
+    """The model of ``config`` (of the registry ``scope``), initialised
+    (``init``; an mmdet model's init may name a checkpoint to download),
+    then ``change(model)``, saved as a local checkpoint at ``path``."""
     import torch
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmpose.registry import MODELS
-    init_default_scope('mmpose')
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(scope)
     model = MODELS.build(Config.fromfile(config).model)
-    model.init_weights()
+    init_default_scope('mmpose')
+    if init:
+        model.init_weights()
     if change is not None:
         change(model)
     torch.save(dict(state_dict=model.state_dict(), meta={}), str(path))

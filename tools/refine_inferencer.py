@@ -9,7 +9,10 @@ Usage:
     mim run posefix_mm refine_inferencer INPUTS ...
 
 INPUTS: an image, a folder of images, a video, or 'webcam'. Every config
-and checkpoint is a local file (no model aliases: nothing is downloaded).
+and checkpoint is a local file; --pose2d may also name one of the configs
+MMPose ships in its package (td-hm_hrnet-w32_8xb64-210e_coco-256x192).
+Model aliases do not work: nothing is downloaded (--show-alias lists them
+and the config each stands for).
 --pred-out-dir gets the refined poses (one JSON per image, one per video)
 with the 2D model's next to them; --vis-out-dir the pictures (a video for a
 video): refined poses, arrows from the 2D model's joints that moved.
@@ -20,11 +23,17 @@ import sys
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    alias_only = '--show-alias' in (sys.argv[1:] if argv is None else argv)
     parser.add_argument(
-        'inputs', help='an image, a folder of images, a video or "webcam"')
-    parser.add_argument('--pose2d', required=True, help='2D model config')
+        'inputs', nargs='?' if alias_only else None,
+        help='an image, a folder of images, a video or "webcam"')
+    parser.add_argument(
+        '--pose2d', required=not alias_only,
+        help="2D model config: a file, or the name of a config of MMPose's "
+        'package')
     parser.add_argument('--pose2d-weights', help='2D model checkpoint')
-    parser.add_argument('--refiner', required=True, help='PoseFix config')
+    parser.add_argument('--refiner', required=not alias_only,
+                        help='PoseFix config')
     parser.add_argument('--refiner-weights', help='PoseFix checkpoint')
     parser.add_argument(
         '--det-model',
@@ -54,6 +63,22 @@ def parse_args(argv=None):
     parser.add_argument('--black-background', action='store_true')
     parser.add_argument('--vis-out-dir', default='',
                         help='folder for the pictures (a video for a video)')
+    parser.add_argument('--show-progress', action='store_true',
+                        help='a progress bar over the inputs')
+    parser.add_argument('--draw-heatmap', action='store_true',
+                        help="draw the 2D model's heatmaps below the picture")
+    parser.add_argument('--skeleton-style', default='mmpose',
+                        choices=['mmpose', 'openpose'])
+    parser.add_argument('--pose-based-nms', action='store_true',
+                        help="the 2D model's pose-based NMS (MMPose's)")
+    parser.add_argument('--use-oks-tracking', action='store_true',
+                        help='track persons across frames by OKS (default: '
+                        'box IoU)')
+    parser.add_argument('--tracking-thr', type=float, default=0.3,
+                        help='similarity at which a person keeps its track')
+    parser.add_argument('--show-alias', action='store_true',
+                        help="list MMPose's model aliases and the config "
+                        'each stands for, then exit')
     parser.add_argument('--pred-out-dir', default='',
                         help='folder for the refined predictions (JSON)')
     return parser.parse_args(argv)
@@ -68,6 +93,15 @@ def main(argv=None) -> int:
 
     from posefix_mm.apis import RefineInferencer
     from posefix_mm.utils import CheckpointError
+    if args.show_alias:
+        from posefix_mm.apis.refine_inferencer import model_aliases
+        aliases = model_aliases()
+        width = max(len(a) for a in aliases)
+        print(f'{"alias":{width}}  config (--pose2d NAME, with local '
+              '--pose2d-weights)')
+        for alias, name in sorted(aliases.items()):
+            print(f'{alias:{width}}  {name}')
+        return 0
     init_default_scope(args.scope)
     try:
         inferencer = RefineInferencer(
@@ -80,7 +114,7 @@ def main(argv=None) -> int:
             det_cat_ids=args.det_cat_ids,
             device=args.device,
             scope=args.scope,
-            show_progress=True,
+            show_progress=args.show_progress,
             flip=not args.no_flip,
             absent_score_thr=args.absent_score_thr)
         results = inferencer(
@@ -94,7 +128,12 @@ def main(argv=None) -> int:
             thickness=args.thickness,
             black_background=args.black_background,
             vis_out_dir=args.vis_out_dir,
-            pred_out_dir=args.pred_out_dir)
+            pred_out_dir=args.pred_out_dir,
+            draw_heatmap=args.draw_heatmap,
+            skeleton_style=args.skeleton_style,
+            pose_based_nms=args.pose_based_nms,
+            use_oks_tracking=args.use_oks_tracking,
+            tracking_thr=args.tracking_thr)
         count = sum(1 for _ in results)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise SystemExit(f'error: {e}')

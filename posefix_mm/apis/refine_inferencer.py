@@ -36,6 +36,50 @@ def as_bgr(img: np.ndarray) -> np.ndarray:
     return img
 
 
+def mmpose_config(name: str) -> Optional[str]:
+    """The config called ``name`` (a model name of MMPose's model zoo, with
+    or without ``.py``) among the configs MMPose ships inside its package
+    (``mmpose/.mim/configs``), or None. Only the config: weights stay a
+    local file."""
+    import glob
+    import mmpose
+    if osp.basename(name) != name or not name:
+        return None
+    stem = name[:-3] if name.endswith('.py') else name
+    found = glob.glob(
+        osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '**',
+                 glob.escape(stem) + '.py'),
+        recursive=True)
+    return sorted(found)[0] if found else None
+
+
+def model_aliases() -> dict:
+    """MMPose's model aliases (``'human'``, ``'rtmo'``, ...) and the model
+    name each stands for, from the metafiles of the installed package (no
+    download)."""
+    from mmpose.apis.inferencers.utils import get_model_aliases
+    return get_model_aliases('mmpose')
+
+
+def resolve_pose2d(pose2d: str) -> str:
+    """``pose2d`` as a local config file: a path, or the name of one of
+    MMPose's packaged configs. A model alias is an error that names the
+    model it stands for (its weights would be a download)."""
+    if osp.isfile(pose2d):
+        return pose2d
+    found = mmpose_config(pose2d)
+    if found:
+        return found
+    alias = model_aliases().get(pose2d)
+    hint = (f" ({pose2d!r} is MMPose's alias of {alias}: pass that config "
+            'name as pose2d and its weights as a local file)'
+            if alias else '')
+    raise FileNotFoundError(
+        f'pose2d: {pose2d!r} is not a local config file nor a config of '
+        "MMPose's package (posefix_mm never downloads configs or weights, "
+        f'so model aliases do not work){hint}')
+
+
 class UnreadableImage(ValueError):
     """An input image file that cannot be decoded."""
 
@@ -67,6 +111,32 @@ class _LocalPose2DInferencer(Pose2DInferencer):
             read_checkpoint(weights, 'pose2d_weights')  # a clear error
         super().__init__(model, weights, *args, **kwargs)
 
+    def preprocess_single(self, input, index: int, bbox_thr: float = 0.3,
+                          nms_thr: float = 0.3, bboxes=()):
+        """MMPose's, with given ``bboxes`` (N, 4) x1 y1 x2 y2 (or (N, 5)
+        with scores) used when there is no detector: MMPose 1.3 ignores
+        them then and takes the whole image."""
+        if self.detector is not None or self.cfg.data_mode != 'topdown' \
+                or len(bboxes) == 0:
+            return super().preprocess_single(input, index, bbox_thr,
+                                             nms_thr, bboxes)
+        boxes = np.asarray(bboxes, np.float32).reshape(len(bboxes), -1)
+        if boxes.shape[1] not in (4, 5):
+            raise ValueError('bboxes: (N, 4) x1 y1 x2 y2 or (N, 5) with a '
+                             f'score, got {boxes.shape}')
+        if isinstance(input, str):
+            info = dict(img_path=input)
+        else:
+            info = dict(img=input, img_path=f'{index}.jpg'.rjust(10, '0'))
+        info.update(self.model.dataset_meta)
+        return [
+            self.pipeline(
+                dict(info,
+                     bbox=box[None, :4],
+                     bbox_score=box[4:5] if len(box) == 5 else np.ones(
+                         1, np.float32))) for box in boxes
+        ]
+
 
 @INFERENCERS.register_module(name='pose-refinement')
 @INFERENCERS.register_module()
@@ -76,16 +146,20 @@ class RefineInferencer(BaseMMPoseInferencer):
     and a lifter.
 
     It takes what ``MMPoseInferencer`` takes: an image path or array, a
-    list of them, a folder, a video file, ``'webcam'``; and its call options
-    (``return_vis``, ``show``, ``wait_time``, ``draw_bbox``, ``kpt_thr``,
-    ``radius``, ``thickness``, ``vis_out_dir``, ``pred_out_dir``,
-    ``out_dir``, ``return_datasamples``, ``bbox_thr``, ``nms_thr``,
-    ``bboxes``). Each result holds ``predictions`` (the refined poses, in
+    list of them, a folder, a video file, ``'webcam'``; and the call options
+    of MMPose's 2D inferencer (``return_vis``, ``show``, ``wait_time``,
+    ``draw_bbox``, ``kpt_thr``, ``radius``, ``thickness``, ``vis_out_dir``,
+    ``pred_out_dir``, ``out_dir``, ``return_datasamples``, ``bbox_thr``,
+    ``nms_thr``, ``bboxes`` (also without a detector), ``merge_results``,
+    ``pose_based_nms``, ``skeleton_style``, ``draw_heatmap``) and of its
+    3D inferencer's tracking (``use_oks_tracking``, ``tracking_thr``). Each
+    result holds ``predictions`` (the refined poses, in
     ``MMPoseInferencer``'s structure: a list with one list of instance dicts
-    ``keypoints``, ``keypoint_scores``, ``bbox``, ``bbox_score``, plus the
-    refined fields of :mod:`posefix_mm.engine.refined`: ``keypoint_peaks``,
-    ``input_absent`` and, with a per-joint decision,
-    ``keypoint_refine_probs``) and ``input_predictions`` (the 2D model's),
+    ``keypoints``, ``keypoint_scores``, ``bbox``, ``bbox_score``,
+    ``track_id``, plus the refined fields of
+    :mod:`posefix_mm.engine.refined`: ``keypoint_peaks``, ``input_absent``
+    and, with a per-joint decision, ``keypoint_refine_probs``) and
+    ``input_predictions`` (the 2D model's),
     all plain JSON types. ``pred_out_dir`` and ``vis_out_dir`` hold the
     refined results, named after the input file (a video gives one JSON of
     frames and a video). The pictures show the refined poses (the joints
@@ -94,11 +168,13 @@ class RefineInferencer(BaseMMPoseInferencer):
     one-line legend.
 
     Fully offline: every config and weight is a local file, checked when
-    the inferencer is built; a missing path or a model alias is an error,
-    never a download.
+    the inferencer is built (``pose2d`` may also name a config of MMPose's
+    package: :func:`resolve_pose2d`); a missing path or a model alias is
+    an error, never a download.
 
     Args:
-        pose2d (str): local config of the 2D pose model.
+        pose2d (str): local config of the 2D pose model, or the name of a
+            config MMPose ships.
         pose2d_weights (str, optional): its local checkpoint.
         refiner (str): local PoseFix config.
         refiner_weights (str, optional): local PoseFix checkpoint (None:
@@ -117,11 +193,14 @@ class RefineInferencer(BaseMMPoseInferencer):
             Default None: only joints at (0, 0).
     """
 
-    preprocess_kwargs: set = {'bbox_thr', 'nms_thr', 'bboxes'}
-    forward_kwargs: set = set()
+    preprocess_kwargs: set = {
+        'bbox_thr', 'nms_thr', 'bboxes', 'pose_based_nms'
+    }
+    forward_kwargs: set = {'merge_results', 'use_oks_tracking', 'tracking_thr'}
     visualize_kwargs: set = {
         'return_vis', 'show', 'wait_time', 'draw_bbox', 'radius',
-        'thickness', 'kpt_thr', 'vis_out_dir', 'black_background'
+        'thickness', 'kpt_thr', 'vis_out_dir', 'black_background',
+        'skeleton_style', 'draw_heatmap'
     }
     postprocess_kwargs: set = {'pred_out_dir', 'return_datasample'}
 
@@ -140,7 +219,7 @@ class RefineInferencer(BaseMMPoseInferencer):
                  absent_score_thr: Optional[float] = None):
         if refiner is None:
             raise ValueError('refiner: a local PoseFix config is required')
-        _local_file(pose2d, 'pose2d', 'config')
+        pose2d = resolve_pose2d(pose2d)
         _local_file(pose2d_weights, 'pose2d_weights', 'checkpoint')
         _local_file(refiner, 'refiner', 'config')
         _local_file(refiner_weights, 'refiner_weights', 'checkpoint')
@@ -165,6 +244,7 @@ class RefineInferencer(BaseMMPoseInferencer):
         self.visualizer.set_dataset_meta(self.model.dataset_meta)
         self.absent_score_thr = absent_score_thr
         self._video_input = False
+        self._draw_heatmap = False
         self._buffer = {}
         self.skipped_images = []  # of the last call: unreadable image files
 
@@ -234,12 +314,27 @@ class RefineInferencer(BaseMMPoseInferencer):
                 f'{few(self.skipped_images)} (empty, damaged, not an image, '
                 "or beyond OpenCV's pixel limit); nothing written")
 
+    def update_model_visualizer_settings(self,
+                                         draw_heatmap: bool = False,
+                                         skeleton_style: str = 'mmpose',
+                                         **kwargs) -> None:
+        """As MMPose's ``Pose2DInferencer``: the 2D model returns its
+        heatmaps with ``draw_heatmap``; the visualizer draws
+        ``skeleton_style`` (``'mmpose'`` or ``'openpose'``)."""
+        if skeleton_style not in ('mmpose', 'openpose'):
+            raise ValueError("skeleton_style must be 'mmpose' or 'openpose', "
+                             f'got {skeleton_style!r}')
+        self._draw_heatmap = draw_heatmap  # the 2D model's calls pass it
+        self.visualizer.set_dataset_meta(self.model.dataset_meta,
+                                         skeleton_style)
+
     def preprocess_single(self,
                           input,
                           index: int,
                           bbox_thr: float = 0.3,
                           nms_thr: float = 0.3,
-                          bboxes=()):
+                          bboxes=(),
+                          pose_based_nms: bool = False):
         if isinstance(input, str):
             img = read_image(input)
             if img is None:
@@ -257,6 +352,8 @@ class RefineInferencer(BaseMMPoseInferencer):
                 bbox_thr=bbox_thr,
                 nms_thr=nms_thr,
                 bboxes=[bboxes] if len(bboxes) else [],
+                pose_based_nms=pose_based_nms,
+                draw_heatmap=self._draw_heatmap,
                 return_datasamples=True))['predictions'][0]
         pose2d.set_metainfo(dict(img_path=name))
         pred = pose2d.pred_instances
@@ -272,11 +369,21 @@ class RefineInferencer(BaseMMPoseInferencer):
         return dict(img=img, pose2d=pose2d, samples=samples)
 
     @torch.no_grad()
-    def forward(self, inputs: dict) -> List[PoseDataSample]:
+    def forward(self,
+                inputs: dict,
+                merge_results: bool = True,
+                use_oks_tracking: bool = False,
+                tracking_thr: float = 0.3) -> List[PoseDataSample]:
         """The refined data sample: the 2D model's, its instances with the
         refined fields of :func:`~posefix_mm.engine.write_back`
         (``keypoints``, ``keypoint_scores``, ``keypoint_peaks``,
-        ``input_keypoints``, ... : see :mod:`posefix_mm.engine.refined`)."""
+        ``input_keypoints``, ... : see :mod:`posefix_mm.engine.refined`)
+        and a ``track_id`` each, matched to the last frame's refined poses
+        as MMPose's ``Pose3DInferencer`` tracks (by box IoU, or by OKS
+        with ``use_oks_tracking``; above ``tracking_thr`` the same id, else
+        a new one; each image of a list or folder on its own). With
+        ``merge_results=False``, one data sample per instance, as MMPose's
+        top-down 2D inferencer gives them."""
         pose2d = inputs['pose2d']
         outputs, skipped = refine_samples(self.model, inputs['samples'],
                                           self.pipeline, batch_size=32,
@@ -290,11 +397,49 @@ class RefineInferencer(BaseMMPoseInferencer):
                                       outputs,
                                       self.absent_score_thr).items():
             pred.set_field(value, name)
+        self._track(pred, use_oks_tracking, tracking_thr)
         refined = PoseDataSample(metainfo=pose2d.metainfo)
         refined.pred_instances = pred
         self._buffer['img'] = inputs['img']
         self._buffer['pose2d'] = pose2d
-        return [refined]
+        if merge_results:
+            return [refined]
+        return [
+            PoseDataSample(metainfo=pose2d.metainfo, pred_instances=pred[i])
+            for i in range(len(pred))
+        ]
+
+    def _track(self, pred: InstanceData, use_oks: bool, thr: float) -> None:
+        """Track ids of the refined instances (see :meth:`forward`), with
+        MMPose's greedy matching (``mmpose.apis.inference_tracking``)."""
+        from mmpose.apis.inference_tracking import (_track_by_iou,
+                                                    _track_by_oks)
+        if not self._video_input:
+            self._buffer.pop('tracked_last', None)
+            self._buffer.pop('next_id', None)
+        last = self._buffer.get('tracked_last', [])
+        if 'bboxes' not in pred:
+            pred.bboxes = np.concatenate(
+                [pred.keypoints.min(1), pred.keypoints.max(1)], 1)
+        sigmas = self.model.dataset_meta.get('sigmas')
+        singles, ids = [], np.empty(len(pred), np.int64)
+        for i in range(len(pred)):
+            single = PoseDataSample(pred_instances=pred[i])
+            box = np.asarray(pred.bboxes[i], np.float64)
+            single.pred_instances.areas = np.array(
+                [(box[2] - box[0]) * (box[3] - box[1])])
+            if use_oks:
+                track_id, last, _ = _track_by_oks(single, last, thr, sigmas)
+            else:
+                track_id, last, _ = _track_by_iou(single, last, thr)
+            if track_id == -1:
+                track_id = self._buffer.get('next_id', 0)
+                self._buffer['next_id'] = track_id + 1
+            ids[i] = track_id
+            single.track_id = int(track_id)
+            singles.append(single)
+        self._buffer['tracked_last'] = singles
+        pred.track_id = ids
 
     def visualize(self,
                   inputs: list,
@@ -308,35 +453,44 @@ class RefineInferencer(BaseMMPoseInferencer):
                   kpt_thr: float = 0.3,
                   vis_out_dir: str = '',
                   window_name: str = '',
-                  black_background: bool = False) -> List[np.ndarray]:
-        """The image with the refined poses drawn by MMPose's
-        ``PoseLocalVisualizer`` and an arrow from the 2D model's point to
-        each joint that moved."""
-        if not (return_vis or show or vis_out_dir):
+                  black_background: bool = False,
+                  skeleton_style: str = 'mmpose',
+                  draw_heatmap: bool = False) -> List[np.ndarray]:
+        """One picture per image: the refined poses of all its instances
+        drawn by MMPose's ``PoseLocalVisualizer``
+        (:func:`~posefix_mm.visualization.draw_refinement`: the joints the
+        refiner placed, the kept ones scored at least ``kpt_thr``, an arrow
+        from each 2D joint that moved, a legend); with ``draw_heatmap``,
+        the 2D model's heatmaps below, as MMPose draws them."""
+        if not (return_vis or show or vis_out_dir) or not preds:
             return []
         self.visualizer.radius = radius
         self.visualizer.line_width = thickness
-        results = []
-        for pred in preds:
-            img = self._buffer['img'][..., ::-1]  # RGB
-            if black_background:
-                img = img * 0
-            img_name = osp.basename(pred.metainfo['img_path'])
-            picture = draw_refinement(
-                self.visualizer,
-                img,
-                pred.pred_instances,
-                kpt_thr=kpt_thr,
-                draw_bbox=draw_bbox)
-            if show:
-                self.visualizer.show(
-                    picture,
-                    win_name=window_name or img_name,
-                    wait_time=1e-5 if self._video_input else wait_time)
-            if vis_out_dir:
-                self.save_visualization(picture, vis_out_dir, img_name)
-            results.append(picture)
-        return results if return_vis else []
+        img = self._buffer['img'][..., ::-1]  # RGB
+        if black_background:
+            img = img * 0
+        img_name = osp.basename(preds[0].metainfo['img_path'])
+        picture = draw_refinement(
+            self.visualizer,
+            img,
+            InstanceData.cat([p.pred_instances for p in preds]),
+            kpt_thr=kpt_thr,
+            draw_bbox=draw_bbox,
+            skeleton_style=skeleton_style)
+        pose2d = self._buffer['pose2d']
+        if draw_heatmap and 'pred_fields' in pose2d:
+            heatmap = self.visualizer._draw_instance_heatmap(
+                pose2d.pred_fields, img)
+            if heatmap is not None:
+                picture = np.concatenate([picture, heatmap], 0)
+        if show:
+            self.visualizer.show(
+                picture,
+                win_name=window_name or img_name,
+                wait_time=1e-5 if self._video_input else wait_time)
+        if vis_out_dir:
+            self.save_visualization(picture, vis_out_dir, img_name)
+        return [picture] if return_vis else []
 
     def postprocess(self,
                     preds: List[PoseDataSample],
@@ -368,14 +522,16 @@ class RefineInferencer(BaseMMPoseInferencer):
         image; a video's frames gathered in one JSON at the end)."""
         predictions = [instance_dicts(p.pred_instances) for p in preds
                        ] if as_datasamples else result['predictions']
-        for pred, sample in zip(predictions, preds):
-            if self._video_input:
-                self.video_info['predictions'].append(pred)
-            else:
-                name = osp.splitext(osp.basename(
-                    sample.metainfo['img_path']))[0]
-                dump_json_atomic(
-                    pred, osp.join(pred_out_dir, name + '.json'), indent=2)
+        # the instances of the image (one sample each without
+        # merge_results) in one file
+        pred = [instance for p in predictions for instance in p]
+        if self._video_input:
+            self.video_info['predictions'].append(pred)
+        elif preds:
+            name = osp.splitext(osp.basename(
+                preds[0].metainfo['img_path']))[0]
+            dump_json_atomic(
+                pred, osp.join(pred_out_dir, name + '.json'), indent=2)
 
     def _finalize_video_processing(self, pred_out_dir: str = ''):
         if self.video_info['writer'] is not None:

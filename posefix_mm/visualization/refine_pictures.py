@@ -87,7 +87,10 @@ def draw_refinement(visualizer,
         np.ndarray: the RGB picture.
     """
     drawn = instances.clone()
-    drawn.keypoint_scores = drawing_scores(instances)
+    # MMPose's visualizer gates joints by keypoints_visible (which MMPose's
+    # models set to the scores)
+    drawn.keypoint_scores = drawn.keypoints_visible = drawing_scores(
+        instances)
     picture = visualizer._draw_instances_kpts(
         image.copy(), drawn, kpt_thr, skeleton_style=skeleton_style)
     if draw_bbox and 'bboxes' in instances:

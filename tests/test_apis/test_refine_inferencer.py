@@ -9,9 +9,6 @@ import cv2
 import mmcv
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from posefix_mm.apis import RefineInferencer
 from ..conftest import REPO_ROOT, random_last_layer, save_model
@@ -22,21 +19,13 @@ REFINER_CONFIG = osp.join(REPO_ROOT, 'configs',
                           'posefix_r18_coco-mini-128x96.py')
 
 
-def _save_random(config, path, scope='mmpose'):
-    from mmengine.registry import MODELS as ROOT_MODELS
-    init_default_scope(scope)
-    model = ROOT_MODELS.build(Config.fromfile(config).model)
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    init_default_scope('mmpose')
-    return path
-
-
 @pytest.fixture(scope='module')
 def weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp('weights')
     return dict(
-        pose2d=_save_random(BASE_CONFIG, str(folder / 'base.pth')),
-        refiner=_save_random(REFINER_CONFIG, str(folder / 'refiner.pth')))
+        pose2d=save_model(BASE_CONFIG, folder / 'base.pth', init=False),
+        refiner=save_model(REFINER_CONFIG, folder / 'refiner.pth',
+                           init=False))
 
 
 @pytest.fixture(scope='module')
@@ -159,8 +148,8 @@ def test_with_mmdet_detector(weights, images, tmp_path):
     det_config = osp.join(
         osp.dirname(__import__('mmdet').__file__), '.mim', 'configs',
         'rtmdet', 'rtmdet_tiny_8xb32-300e_coco.py')
-    det_weights = _save_random(det_config, str(tmp_path / 'rtmdet.pth'),
-                               scope='mmdet')
+    det_weights = save_model(det_config, tmp_path / 'rtmdet.pth',
+                             scope='mmdet', init=False)
     inferencer = RefineInferencer(
         BASE_CONFIG, weights['pose2d'], refiner=REFINER_CONFIG,
         refiner_weights=weights['refiner'], det_model=det_config,

@@ -1,13 +1,13 @@
 import json
-import os.path as osp
 
 import numpy as np
 from mmpose.registry import METRICS
 
+from ..synthetic import write_coco
 
-def _samples(coco_mini, noise):
-    with open(osp.join(coco_mini,
-                       'annotations/person_keypoints_val2017.json')) as f:
+
+def _samples(ann, noise):
+    with open(ann) as f:
         anns = [
             a for a in json.load(f)['annotations']
             if a['num_keypoints'] > 0 and not a['iscrowd']
@@ -32,8 +32,8 @@ def _samples(coco_mini, noise):
     return samples
 
 
-def test_input_metric_scores_the_input_pose(coco_mini, tmp_path):
-    ann = osp.join(coco_mini, 'annotations/person_keypoints_val2017.json')
+def test_input_metric_scores_the_input_pose(tmp_path):
+    ann = write_coco(tmp_path, num_images=4)['ann']
     metrics = {}
     for name in ('CocoMetric', 'InputPoseCocoMetric'):
         metric = METRICS.build(
@@ -46,7 +46,7 @@ def test_input_metric_scores_the_input_pose(coco_mini, tmp_path):
                 .26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07,
                 1.07, .87, .87, .89, .89
             ]) / 10)
-        metric.process([], _samples(coco_mini, noise=15.))
+        metric.process([], _samples(ann, noise=15.))
         metrics.update(metric.evaluate(len(metric.results)))
     # the input is the ground truth itself; the "refined" pose is noisy
     assert metrics['coco-input/AP'] > 0.99

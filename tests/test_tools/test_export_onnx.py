@@ -1,5 +1,7 @@
 """tools/export_onnx.py, and tools/refine.py --backend onnxruntime on the
-BlazePose file: the ONNX refiner refines as the torch model does."""
+BlazePose file: the ONNX refiner refines as the torch model does (with the
+gate, without the flip test; with the flip test and the decision:
+tests/test_engine/test_contract.py)."""
 import json
 import os.path as osp
 
@@ -70,30 +72,6 @@ def assert_same_refinement(torch_results, onnx_results):
     np.testing.assert_allclose(
         arrays(torch_results, 'keypoint_refine_probs'),
         arrays(onnx_results, 'keypoint_refine_probs'), atol=2e-4)
-
-
-def test_onnxruntime_refines_blazepose_as_torch(blazepose_file, checkpoint,
-                                                exported, coco_mini, blazepose,
-                                                tmp_path):
-    torch_results, torch_table = refine(coco_mini, tmp_path, blazepose,
-                                        'torch', checkpoint, '--cfg-options',
-                                        THR)
-    onnx_results, onnx_table = refine(coco_mini, tmp_path, blazepose, 'onnx',
-                                      '--backend', 'onnxruntime', '--onnx',
-                                      exported)
-    with open(blazepose) as f:
-        inputs = json.load(f)
-    assert len(onnx_results) == len(inputs) == blazepose_file.count
-    assert_same_refinement(torch_results, onnx_results)
-    moved = np.abs(
-        arrays(onnx_results).reshape(75, 17, 3)[..., :2] -
-        arrays(inputs).reshape(75, 17, 3)[..., :2])
-    moved = moved.max(-1)
-    # the refiner moved joints, and the decision kept others: the comparison
-    # means something
-    assert (moved > 1).mean() > 0.2 and (moved < 0.01).mean() > 0.1
-    assert onnx_table['refined']['AP'] == pytest.approx(
-        torch_table['refined']['AP'], abs=1e-3)
 
 
 def test_gate_and_no_flip_exported(checkpoint, coco_mini, blazepose,

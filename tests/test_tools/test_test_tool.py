@@ -6,12 +6,8 @@ import runpy
 import sys
 
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpose.registry import MODELS
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, save_model
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
 BASELINE = osp.join(REPO_ROOT, 'configs', 'baselines',
@@ -19,10 +15,7 @@ BASELINE = osp.join(REPO_ROOT, 'configs', 'baselines',
 
 
 def _baseline_checkpoint(path):
-    init_default_scope('mmpose')
-    model = MODELS.build(Config.fromfile(BASELINE).model)
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+    return save_model(BASELINE, path, init=False)
 
 
 @pytest.mark.parametrize('name, make, message', [

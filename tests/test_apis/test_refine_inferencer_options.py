@@ -1,0 +1,164 @@
+"""RefineInferencer's MMPose options on images built in memory: given
+boxes, tracking across a video's frames, pose-based NMS, skeleton styles,
+heatmaps, split results, config names of MMPose's package, and pictures of
+a 2D model with low scores."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from posefix_mm.apis import RefineInferencer
+from posefix_mm.apis.refine_inferencer import mmpose_config, resolve_pose2d
+from ..conftest import REPO_ROOT, save_model
+from ..synthetic import person
+from ..test_apis.test_onnx_refiner import make_moving
+
+BASE_CONFIG = osp.join(REPO_ROOT, 'configs', 'baselines',
+                       'td-hm_res18_coco-mini-128x96.py')
+REFINER_CONFIG = osp.join(REPO_ROOT, 'configs',
+                          'posefix_r18_coco-mini-lspet-128x96.py')
+#: two persons of the picture, x1 y1 x2 y2
+BOXES = np.array([[10, 10, 110, 215], [150, 5, 250, 210]], np.float32)
+
+
+def _picture(shift: float = 0.) -> np.ndarray:
+    img = np.full((240, 320, 3), 30, np.uint8)
+    for x, y in ((20 + shift, 20), (160 + shift, 15)):
+        kpts = person(x, y, 0.9)
+        for a, b in ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15),
+                     (12, 14), (14, 16), (5, 6), (11, 12), (5, 11), (6, 12)):
+            cv2.line(img, tuple(int(v) for v in kpts[a]),
+                     tuple(int(v) for v in kpts[b]), (220, 220, 220), 3)
+    return img
+
+
+@pytest.fixture(scope='module')
+def inferencer(tmp_path_factory):
+    """A random 2D model (its joint scores are near 0) and a refiner that
+    moves joints."""
+    folder = tmp_path_factory.mktemp('weights')
+    torch.manual_seed(0)
+    return RefineInferencer(
+        BASE_CONFIG,
+        save_model(BASE_CONFIG, folder / 'base.pth'),
+        refiner=REFINER_CONFIG,
+        refiner_weights=save_model(REFINER_CONFIG, folder / 'refiner.pth',
+                                   make_moving),
+        device='cpu')
+
+
+def test_given_boxes_without_a_detector(inferencer):
+    [result] = inferencer(_picture(), bboxes=[BOXES])
+    refined = result['predictions'][0]
+    assert len(refined) == 2
+    np.testing.assert_allclose([r['bbox'][0] for r in refined], BOXES)
+    # each person's pose in its box (its mean; the crop is 1.25x the box)
+    for r, box in zip(result['input_predictions'][0], BOXES):
+        center = np.asarray(r['keypoints']).mean(0)
+        assert (center >= box[:2]).all() and (center <= box[2:]).all()
+
+
+def test_track_ids_follow_the_persons_across_frames(inferencer, tmp_path):
+    """A video of three frames whose boxes come in another order each
+    frame: the ids follow the boxes (IoU), the same in the saved JSON."""
+    video = str(tmp_path / 'walk.mp4')
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 5,
+                             (320, 240))
+    for shift in (0, 2, 4):
+        writer.write(_picture(shift))
+    writer.release()
+    moved = BOXES + [2, 0, 2, 0]
+    orders = [[0, 1], [1, 0], [0, 1]]
+    boxes = [BOXES[o] if i == 0 else moved[o] for i, o in enumerate(orders)]
+    results = list(
+        inferencer(video, bboxes=boxes, pred_out_dir=str(tmp_path / 'p')))
+    ids = [[r['track_id'] for r in res['predictions'][0]]
+           for res in results]
+    first = dict(zip(orders[0], ids[0]))
+    assert sorted(ids[0]) == [0, 1]
+    for order, frame_ids in zip(orders, ids):
+        assert frame_ids == [first[o] for o in order]
+    saved = json.loads((tmp_path / 'p' / 'walk.json').read_text())
+    assert [[i['track_id'] for i in f['instances']] for f in saved] == ids
+
+
+def test_oks_tracking(inferencer):
+    [result] = inferencer(_picture(), bboxes=[BOXES], use_oks_tracking=True,
+                          tracking_thr=0.5)
+    assert sorted(r['track_id'] for r in result['predictions'][0]) == [0, 1]
+
+
+def test_pose_based_nms_drops_a_duplicate(inferencer):
+    """The same box twice: MMPose's pose-based NMS keeps one pose."""
+    twice = np.concatenate([BOXES[:1], BOXES[:1]])
+    [plain] = inferencer(_picture(), bboxes=[twice])
+    [nms] = inferencer(_picture(), bboxes=[twice], pose_based_nms=True)
+    assert len(plain['predictions'][0]) == 2
+    assert len(nms['predictions'][0]) == len(nms['input_predictions'][0]) \
+        == 1
+
+
+def test_split_results_and_one_file(inferencer, tmp_path):
+    [result] = inferencer(_picture(), bboxes=[BOXES], merge_results=False,
+                          pred_out_dir=str(tmp_path))
+    assert [len(p) for p in result['predictions']] == [1, 1]
+    # both instances in the image's file (not one overwriting the other)
+    saved = json.loads((tmp_path / '000000.json').read_text())
+    assert len(saved) == 2
+
+
+def _drawn(picture: np.ndarray, image: np.ndarray) -> int:
+    """Pixels changed below the legend strip (30 rows)."""
+    return int((picture[30:, :, ::-1] != image[30:]).any(-1).sum())
+
+
+def test_low_score_2d_model_still_shows_the_refined_joints(inferencer):
+    """The random 2D model scores its joints near 0, below kpt_thr 0.3:
+    the joints the refiner placed are drawn all the same; those its
+    decision keeps at the 2D point are drawn by their score, as MMPose
+    would draw the 2D model's."""
+    img = _picture()
+    test_cfg = inferencer.model.test_cfg
+    original, drawn = test_cfg['decision_thr'], {}
+    for thr in (0.0, 1.0):  # every joint refined; every joint kept
+        test_cfg['decision_thr'] = thr
+        [result] = inferencer(img, bboxes=[BOXES], return_vis=True)
+        drawn[thr] = _drawn(result['visualization'][0], img)
+    test_cfg['decision_thr'] = original
+    scores = np.asarray(result['predictions'][0][0]['keypoint_scores'])
+    assert scores.max() < 0.3
+    # two persons, 17 joints each (a disc of radius 3: ~29 px), limbs
+    assert drawn[0.0] > 2 * 17 * 25
+    assert drawn[1.0] == 0
+
+
+def test_skeleton_style_and_heatmap(inferencer):
+    img = _picture()
+    [mmpose_style] = inferencer(img, bboxes=[BOXES], return_vis=True)
+    [openpose] = inferencer(img, bboxes=[BOXES], return_vis=True,
+                            skeleton_style='openpose')
+    a, b = mmpose_style['visualization'][0], openpose['visualization'][0]
+    assert a.shape == b.shape and (a != b).any()
+    [heat] = inferencer(img, bboxes=[BOXES], return_vis=True,
+                        draw_heatmap=True)
+    # MMPose's layout: the heatmaps below the picture
+    assert heat['visualization'][0].shape[0] == 2 * img.shape[0]
+    with pytest.raises(ValueError, match='skeleton_style'):
+        next(inferencer(img, skeleton_style='coco'))
+
+
+def test_config_names_of_mmpose_resolve_locally():
+    name = 'td-hm_hrnet-w32_8xb64-210e_coco-256x192'
+    path = mmpose_config(name)
+    assert path.endswith(name + '.py') and osp.isfile(path)
+    assert resolve_pose2d(name) == path == resolve_pose2d(name + '.py')
+    assert resolve_pose2d(BASE_CONFIG) == BASE_CONFIG
+    assert mmpose_config('no-such-config') is None
+    assert mmpose_config('../td-hm_hrnet-w32_8xb64-210e_coco-256x192') \
+        is None
+    with pytest.raises(FileNotFoundError,
+                       match="alias of rtmpose-m_8xb256-420e_body8"):
+        resolve_pose2d('human')
