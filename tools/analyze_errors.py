@@ -17,19 +17,14 @@ import json
 import os
 import os.path as osp
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from posefix_mm.apis import dump_json_atomic  # noqa: E402
-from posefix_mm.datasets.coco_results import (  # noqa: E402
-    ResultsFormatError, load_coco_results)
-from posefix_mm.evaluation.error_analysis import analyze, compare  # noqa
-from posefix_mm.utils.error_taxonomy import ERROR_TYPES  # noqa: E402
-
-COLORS = ['#2ca02c', '#ffd700', '#ff7f0e', '#d62728', '#9467bd']
+from posefix_mm.datasets.coco_results import (ResultsFormatError,
+                                              load_coco_results)
+from posefix_mm.datasets.metainfo import mmpose_dataset_info
+from posefix_mm.evaluation.error_analysis import analyze, compare
+from posefix_mm.utils import dump_json_atomic
+from posefix_mm.utils.error_taxonomy import ERROR_TYPES
+from posefix_mm.visualization.error_plots import (plot_oks, plot_per_joint,
+                                                  plot_types)
 
 
 def parse_args(argv=None):
@@ -69,66 +64,6 @@ def person_category(gt: dict, path: str, num_keypoints: int) -> dict:
     return category
 
 
-def plot_types(reports: dict, path: str) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    width = 0.8 / len(reports)
-    x = np.arange(len(ERROR_TYPES))
-    for i, (name, report) in enumerate(reports.items()):
-        values = [100 * report['fractions'][t] for t in ERROR_TYPES]
-        bars = ax.bar(x + i * width, values, width, label=name)
-        ax.bar_label(bars, fmt='%.1f', fontsize=7)
-    ax.set_xticks(x + width * (len(reports) - 1) / 2, ERROR_TYPES)
-    ax.set_ylabel('% of labelled keypoints')
-    ax.set_title('Keypoint error types (matched persons)')
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_per_joint(reports: dict, path: str) -> None:
-    fig, axes = plt.subplots(
-        len(reports), 1, figsize=(9, 3 * len(reports)), squeeze=False)
-    for ax, (name, report) in zip(axes[:, 0], reports.items()):
-        joints = list(report['per_joint'])
-        bottom = np.zeros(len(joints))
-        for t, color in zip(ERROR_TYPES, COLORS):
-            values = np.array([
-                100 * report['per_joint'][j]['fractions'][t] for j in joints
-            ])
-            ax.bar(joints, values, bottom=bottom, color=color, label=t)
-            bottom += values
-        ax.set_ylabel('%')
-        ax.set_title(f'{name}: error types per joint')
-        ax.tick_params(axis='x', labelrotation=60, labelsize=7)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, ncol=5, fontsize=8, loc='upper center')
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_oks(pairs: dict, path: str) -> None:
-    before = np.array([p[0] for p in pairs.values()])
-    after = np.array([p[1] for p in pairs.values()])
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    better = after > before
-    ax.scatter(before[better], after[better], s=12, c='#2ca02c',
-               label=f'improved ({better.sum()})')
-    ax.scatter(before[~better], after[~better], s=12, c='#d62728',
-               label=f'not improved ({(~better).sum()})')
-    ax.plot([0, 1], [0, 1], 'k--', lw=0.8)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel('OKS of the input')
-    ax.set_ylabel('OKS after refinement')
-    ax.set_title('Per-person OKS')
-    ax.legend(fontsize=8, loc='lower right')
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def print_table(reports: dict) -> None:
     print(f'{"":10s}' + ''.join(f'{n:>10s}' for n in reports))
     for t in ERROR_TYPES:
@@ -144,8 +79,7 @@ def main(argv=None):
         raise SystemExit(f'error: --out-dir {args.out_dir} is a file')
     gt = load_gt(args.ann)
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    meta = parse_pose_metainfo(
-        dict(from_file='configs/_base_/datasets/coco.py'))
+    meta = parse_pose_metainfo(mmpose_dataset_info('coco.py'))
     category = person_category(gt, args.ann, len(meta['sigmas']))
     num_kpt = len(category['keypoints'])
     try:

@@ -25,15 +25,12 @@ from posefix_mm.utils.compat import apply as apply_compat
 
 apply_compat()
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from posefix_mm.apis import init_refiner  # noqa: E402
-from posefix_mm.apis.onnx_refiner import (INPUT_NAMES,  # noqa: E402
-                                          RefinerGraph, export_onnx,
-                                          import_onnxruntime)
+from posefix_mm.apis.onnx_refiner import (  # noqa: E402
+    check_against_torch, export_onnx, import_onnxruntime)
 from posefix_mm.utils import CheckpointError, merge_cfg_options  # noqa: E402
 
 #: the largest difference to the torch model allowed, crop pixels
@@ -56,22 +53,6 @@ def parse_args(argv=None):
         help='override settings of the config, e.g. '
         'model.test_cfg.decision_thr=0.6 (held in the graph)')
     return parser.parse_args(argv)
-
-
-def check_against_torch(model, path: str) -> float:
-    """The largest difference (crop pixels) between the refined keypoints
-    of onnxruntime running ``path`` and of the torch model, on a batch of
-    random crops and poses."""
-    ort = import_onnxruntime()
-    graph = RefinerGraph(model).eval()
-    inputs = graph.example_inputs(batch_size=3)
-    with torch.no_grad():
-        expected = graph(*inputs)[0].numpy()
-    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    got = session.run(['refined_keypoints'],
-                      {n: t.numpy()
-                       for n, t in zip(INPUT_NAMES, inputs)})[0]
-    return float(np.abs(got - expected).max())
 
 
 def main(argv=None):

@@ -167,6 +167,22 @@ def export_onnx(model: nn.Module, path: str, opset: int = 18) -> dict:
     return settings
 
 
+def check_against_torch(model, path: str) -> float:
+    """The largest difference (crop pixels) between the refined keypoints
+    of onnxruntime running ``path`` and of the torch model, on a batch of
+    random crops and poses."""
+    ort = import_onnxruntime()
+    graph = RefinerGraph(model).eval()
+    inputs = graph.example_inputs(batch_size=3)
+    with torch.no_grad():
+        expected = graph(*inputs)[0].numpy()
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    got = session.run(['refined_keypoints'],
+                      {n: t.numpy()
+                       for n, t in zip(INPUT_NAMES, inputs)})[0]
+    return float(np.abs(got - expected).max())
+
+
 def read_settings(session) -> dict:
     """The export settings an ONNX file holds (see
     :meth:`RefinerGraph.settings`)."""
