@@ -111,8 +111,10 @@ def parse_args(argv=None):
         '--keypoint-score',
         default='input',
         choices=['input', 'heatmap'],
-        help="output joint scores: the input's (default) or the refiner's "
-        'heatmap peaks')
+        help="output joint scores: 'input' (default) the input's, and the "
+        "refiner's heatmap peak for absent input joints; 'heatmap' the "
+        "refiner's peak for every joint (README: What a refined pose "
+        'holds)')
     parser.add_argument(
         '--instance-score',
         default='input',
