@@ -11,8 +11,8 @@ _apply_compat()
 
 from . import codecs, datasets, engine, evaluation, models  # noqa: E402,F401
 from .utils.mmpose_notices import apply as _quiet_notices  # noqa: E402
+from .version import __version__  # noqa: E402
 
 _quiet_notices()
-from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

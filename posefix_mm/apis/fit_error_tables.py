@@ -21,11 +21,11 @@ import torch
 from mmpose.structures.bbox import bbox_overlaps
 
 from posefix_mm.datasets.coco_results import present_joints
-from posefix_mm.evaluation.error_analysis import match
 from posefix_mm.datasets.transforms.error_tables import (
     COCO_ERROR_TABLES, row_at, validate_error_tables)
 from posefix_mm.datasets.transforms.synthesize_errors import (MIRROR, OWN,
                                                               build_anchors)
+from posefix_mm.evaluation.error_analysis import match
 from posefix_mm.utils.error_taxonomy import (GOOD, INVERSION, JITTER, KS_GOOD,
                                              KS_JITTER, MISS, SWAP)
 from posefix_mm.utils.keypoint_similarity import ks_distance

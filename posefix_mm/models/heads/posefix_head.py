@@ -68,10 +68,14 @@ class PoseFixHead(BaseHead):
     logits and the last layer starts at zero, so an untrained head returns
     the input pose and training learns corrections.
 
-    Keypoint scores (``test_cfg['keypoint_score']``): ``'input'`` (default,
-    as the official code) gives 1 for every joint, so CocoMetric's instance
-    score is the input instance score; ``'heatmap'`` gives the peak of each
-    softmax heatmap (always in ``keypoint_peaks``).
+    Keypoint scores of the model's own predictions
+    (``test_cfg['keypoint_score']``, in a test run on synthesized inputs):
+    ``'input'`` (default, as the official code) the input's, which a
+    synthesized input has not: 1 for every joint, so CocoMetric's instance
+    score is the input instance score; ``'heatmap'`` the peak of each
+    softmax heatmap (always in ``keypoint_peaks``). The refine paths score
+    by :mod:`posefix_mm.engine.refined` from ``keypoint_peaks`` and the
+    input's scores, whatever this setting.
 
     Per-joint decision (optional, ``decision``, a :class:`JointDecision`):
     predicts for each joint the probability that the refined joint is
