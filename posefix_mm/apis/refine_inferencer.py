@@ -37,20 +37,25 @@ def as_bgr(img: np.ndarray) -> np.ndarray:
 
 
 def mmpose_config(name: str) -> Optional[str]:
-    """The config called ``name`` (a model name of MMPose's model zoo, with
-    or without ``.py``) among the configs MMPose ships inside its package
-    (``mmpose/.mim/configs``), or None. Only the config: weights stay a
-    local file."""
+    """The model config called ``name`` (a model name of MMPose's model
+    zoo, with or without ``.py``) among the configs MMPose ships inside its
+    package (``mmpose/.mim/configs``, not ``_base_``), or None; a name of
+    several configs is an error that lists them. Only the config: weights
+    stay a local file."""
     import glob
     import mmpose
     if osp.basename(name) != name or not name:
         return None
     stem = name[:-3] if name.endswith('.py') else name
-    found = glob.glob(
-        osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '**',
-                 glob.escape(stem) + '.py'),
-        recursive=True)
-    return sorted(found)[0] if found else None
+    root = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs')
+    found = sorted(
+        path for path in glob.glob(
+            osp.join(root, '**', glob.escape(stem) + '.py'), recursive=True)
+        if '_base_' not in osp.relpath(path, root).split(osp.sep))
+    if len(found) > 1:
+        raise ValueError(f'pose2d: {name!r} names {len(found)} configs of '
+                         f'MMPose ({few(found)}): pass the path of one')
+    return found[0] if found else None
 
 
 def model_aliases() -> dict:
@@ -78,6 +83,36 @@ def resolve_pose2d(pose2d: str) -> str:
         f'pose2d: {pose2d!r} is not a local config file nor a config of '
         "MMPose's package (posefix_mm never downloads configs or weights, "
         f'so model aliases do not work){hint}')
+
+
+def check_bboxes(bboxes, num_inputs: Optional[int]) -> None:
+    """``bboxes`` as the inferencer takes them: one list per input (each
+    image, each frame of a video) of boxes x1 y1 x2 y2 (and a score), or
+    none at all. Anything else is an error naming the input and the box,
+    before any work."""
+    if bboxes is None or len(bboxes) == 0:
+        return
+    if num_inputs is not None and len(bboxes) != num_inputs:
+        raise ValueError(f'bboxes: one list of boxes per input (image or '
+                         f'frame): got {len(bboxes)} for {num_inputs} '
+                         'inputs')
+    for i, boxes in enumerate(bboxes):
+        try:
+            boxes = np.asarray(boxes, np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f'bboxes[{i}]: not a list of boxes of numbers '
+                             f'({e})') from e
+        if boxes.size == 0:
+            continue
+        boxes = boxes.reshape(-1, boxes.shape[-1])
+        if boxes.shape[-1] not in (4, 5):
+            raise ValueError(f'bboxes[{i}]: boxes are x1 y1 x2 y2 (and a '
+                             f'score), got {boxes.shape[-1]} numbers each')
+        for j, box in enumerate(boxes):
+            if not np.isfinite(box).all() or box[2] <= box[0] or \
+                    box[3] <= box[1]:
+                raise ValueError(f'bboxes[{i}][{j}]: {box.tolist()} is not '
+                                 'a finite box with x2 > x1 and y2 > y1')
 
 
 class UnreadableImage(ValueError):
@@ -297,7 +332,10 @@ class RefineInferencer(BaseMMPoseInferencer):
                    **kwargs):
         """Per input: the 2D model's poses and PoseFix's samples of them.
         ``batch_size`` is MMPose's (one image at a time); PoseFix refines
-        all poses of an image in one batch."""
+        all poses of an image in one batch. ``bboxes`` are checked before
+        the first input (:func:`check_bboxes`)."""
+        check_bboxes(bboxes, len(inputs) if hasattr(inputs, '__len__')
+                     else None)
         count = 0
         for i, item in enumerate(inputs):
             count += 1

@@ -162,3 +162,24 @@ def test_config_names_of_mmpose_resolve_locally():
     with pytest.raises(FileNotFoundError,
                        match="alias of rtmpose-m_8xb256-420e_body8"):
         resolve_pose2d('human')
+
+
+@pytest.mark.parametrize('bboxes, message', [
+    ([BOXES], r'got 1 for 2 inputs'),
+    ([BOXES, [[10, 10, np.nan, 50]]], r'bboxes\[1\]\[0\]: .* not a finite'),
+    ([BOXES, [[10, 10, 5, 50]]], r'bboxes\[1\]\[0\]: .*x2 > x1'),
+    ([BOXES, [[10, 10, 50]]], r'bboxes\[1\]: boxes are x1 y1 x2 y2'),
+    ([BOXES, [['a', 'b', 'c', 'd']]], r'bboxes\[1\]: not a list of boxes'),
+])
+def test_bad_boxes_refused_before_any_output(inferencer, tmp_path, bboxes,
+                                             message):
+    out = tmp_path / 'preds'
+    with pytest.raises(ValueError, match=message):
+        list(inferencer([_picture(), _picture(2)], bboxes=bboxes,
+                        pred_out_dir=str(out)))
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_base_configs_are_no_model_names():
+    # MMPose's dataset metainfo (_base_/datasets/coco.py) is no model
+    assert mmpose_config('coco') is None
