@@ -183,3 +183,12 @@ def test_bad_boxes_refused_before_any_output(inferencer, tmp_path, bboxes,
 def test_base_configs_are_no_model_names():
     # MMPose's dataset metainfo (_base_/datasets/coco.py) is no model
     assert mmpose_config('coco') is None
+
+
+def test_command_line_lists_the_aliases(capsys):
+    from ..conftest import run_tool
+    assert run_tool('refine_inferencer', ['--show-alias']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 'config (--pose2d NAME' in lines[0]
+    assert any(line.split() == ['human', 'rtmpose-m_8xb256-420e_body8-256x192']
+               for line in lines)
