@@ -8,6 +8,10 @@ import os.path as osp
 import cv2
 import numpy as np
 
+#: the limbs drawn on the pictures (shoulders, arms, hips, legs, trunk)
+LIMBS = ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
+         (14, 16), (5, 6), (11, 12), (5, 11), (6, 12))
+
 #: COCO's 17 joints of a standing person in a 100 x 200 box, from the top
 #: left: nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles
 STANDING = np.array([[50, 20], [45, 15], [55, 15], [40, 18], [60, 18],
@@ -19,6 +23,37 @@ STANDING = np.array([[50, 20], [45, 15], [55, 15], [40, 18], [60, 18],
 def person(x: float, y: float, scale: float = 1.0) -> np.ndarray:
     """The standing person's joints (17, 2), the box's corner at (x, y)."""
     return STANDING * scale + np.array([x, y], np.float32)
+
+
+def draw_person(img: np.ndarray, kpts: np.ndarray) -> None:
+    """The person's limbs as light lines on ``img`` (in place)."""
+    for a, b in LIMBS:
+        cv2.line(img, tuple(int(v) for v in kpts[a]),
+                 tuple(int(v) for v in kpts[b]), (220, 220, 220), 3)
+
+
+def coco_meta() -> dict:
+    """COCO's keypoint metainfo (sigmas, flip indices, colours), from
+    MMPose's packaged file."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    from posefix_mm.datasets.metainfo import mmpose_dataset_info
+    return parse_pose_metainfo(mmpose_dataset_info('coco.py'))
+
+
+def coco_dataset(data: dict):
+    """``PoseFixCocoDataset`` (no pipeline) on what :func:`write_coco`
+    wrote."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+    init_default_scope('mmpose')
+    return DATASETS.build(
+        dict(
+            type='PoseFixCocoDataset',
+            data_root='',
+            ann_file=data['ann'],
+            data_prefix=dict(img=data['img_dir'] + '/'),
+            pipeline=[]))
 
 
 def write_coco(folder, persons_per_image=((20, 20), (150, 10)),
@@ -39,11 +74,7 @@ def write_coco(folder, persons_per_image=((20, 20), (150, 10)),
         img = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
         for x, y in persons_per_image:
             kpts = person(x, y, 0.9 + 0.1 * image_id / num_images)
-            for a, b in ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15),
-                         (12, 14), (14, 16), (5, 6), (11, 12), (5, 11),
-                         (6, 12)):
-                cv2.line(img, tuple(int(v) for v in kpts[a]),
-                         tuple(int(v) for v in kpts[b]), (220, 220, 220), 3)
+            draw_person(img, kpts)
             lo, hi = kpts.min(0) - 5, kpts.max(0) + 5
             ann_id = len(annotations) + 1
             keypoints[ann_id] = kpts

@@ -8,19 +8,17 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from mmengine.registry import init_default_scope
-from mmpose.registry import DATASETS
 from xtcocotools.coco import COCO
 
 from posefix_mm.apis.decision_report import (decide, good_only_tables,
                                              oracle, synthetic_results)
 from posefix_mm.apis.fit_error_tables import ErrorTableFitter
 from posefix_mm.datasets import PoseFixResultsDataset
-from posefix_mm.datasets.metainfo import mmpose_dataset_info
 from posefix_mm.engine import Refined
 from posefix_mm.evaluation import coco_keypoint_eval, match
 from ..conftest import REPO_ROOT, run_tool, save_model
-from ..synthetic import results_of, write_coco, write_results
+from ..synthetic import (coco_dataset, coco_meta, results_of, write_coco,
+                         write_results)
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_r18_coco-mini-lspet-128x96.py')
@@ -32,9 +30,13 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def sigmas():
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    return parse_pose_metainfo(mmpose_dataset_info('coco.py'))['sigmas']
+def meta():
+    return coco_meta()
+
+
+@pytest.fixture(scope='module')
+def sigmas(meta):
+    return meta['sigmas']
 
 
 @pytest.fixture(scope='module')
@@ -72,14 +74,7 @@ def test_results_dataset_samples(data, tmp_path):
 
 
 def test_coco_dataset_reads_the_annotations(data):
-    init_default_scope('mmpose')
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixCocoDataset',
-            data_root='',
-            ann_file=data['ann'],
-            data_prefix=dict(img=data['img_dir'] + '/'),
-            pipeline=[]))
+    dataset = coco_dataset(data)
     assert len(dataset) == len(data['coco']['annotations'])
     info = dataset.get_data_info(1)
     np.testing.assert_allclose(info['keypoints'][0], data['keypoints'][2])
@@ -185,9 +180,9 @@ def test_synthetic_good_inputs_are_near_the_truth(data, sigmas):
     assert all(p == 0 for row in tables['jitter'] for p in row[1])
 
 
-def test_error_table_fit_of_the_truth_is_all_good(data, sigmas):
+def test_error_table_fit_of_the_truth_is_all_good(data, meta, sigmas):
     gt = json.load(open(data['ann']))
-    fitter = ErrorTableFitter(sigmas, COCO_FLIP_INDICES)
+    fitter = ErrorTableFitter(sigmas, meta['flip_indices'])
     fitter.add(gt, results_of(data))
     fit = fitter.tables()
     assert fit['matched'] == len(gt['annotations'])
@@ -202,6 +197,3 @@ def test_error_table_fit_of_the_truth_is_all_good(data, sigmas):
     assert measured > 0
     assert len(match(gt, results_of(data), sigmas)['pairs']) == len(
         gt['annotations'])
-
-
-COCO_FLIP_INDICES = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]

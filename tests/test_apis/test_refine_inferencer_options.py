@@ -13,7 +13,7 @@ import torch
 from posefix_mm.apis import RefineInferencer
 from posefix_mm.apis.refine_inferencer import mmpose_config, resolve_pose2d
 from ..conftest import REPO_ROOT, save_model
-from ..synthetic import person
+from ..synthetic import draw_person, person
 from ..test_apis.test_onnx_refiner import make_moving
 
 BASE_CONFIG = osp.join(REPO_ROOT, 'configs', 'baselines',
@@ -27,19 +27,13 @@ BOXES = np.array([[10, 10, 110, 215], [150, 5, 250, 210]], np.float32)
 def _picture(shift: float = 0.) -> np.ndarray:
     img = np.full((240, 320, 3), 30, np.uint8)
     for x, y in ((20 + shift, 20), (160 + shift, 15)):
-        kpts = person(x, y, 0.9)
-        for a, b in ((5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15),
-                     (12, 14), (14, 16), (5, 6), (11, 12), (5, 11), (6, 12)):
-            cv2.line(img, tuple(int(v) for v in kpts[a]),
-                     tuple(int(v) for v in kpts[b]), (220, 220, 220), 3)
+        draw_person(img, person(x, y, 0.9))
     return img
 
 
-@pytest.fixture(scope='module')
-def inferencer(tmp_path_factory):
+def moving_inferencer(folder) -> RefineInferencer:
     """A random 2D model (its joint scores are near 0) and a refiner that
-    moves joints."""
-    folder = tmp_path_factory.mktemp('weights')
+    moves joints (seed 0), their checkpoints saved in ``folder``."""
     torch.manual_seed(0)
     return RefineInferencer(
         BASE_CONFIG,
@@ -48,6 +42,11 @@ def inferencer(tmp_path_factory):
         refiner_weights=save_model(REFINER_CONFIG, folder / 'refiner.pth',
                                    make_moving),
         device='cpu')
+
+
+@pytest.fixture(scope='module')
+def inferencer(tmp_path_factory):
+    return moving_inferencer(tmp_path_factory.mktemp('weights'))
 
 
 def test_given_boxes_without_a_detector(inferencer):

@@ -16,21 +16,19 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmpose.registry import MODELS
 
-from posefix_mm.apis import RefineInferencer, init_refiner
+from posefix_mm.apis import init_refiner
 from posefix_mm.apis.decision_report import decide
 from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.engine import refine_pipeline, refine_samples
 from posefix_mm.evaluation.calibration import calibrated_config
-from ..conftest import REPO_ROOT, run_tool, save_model
-from ..test_apis.test_onnx_refiner import make_moving
+from ..conftest import REPO_ROOT, run_tool
+from ..test_apis.test_refine_inferencer_options import (BASE_CONFIG,
+                                                        REFINER_CONFIG,
+                                                        moving_inferencer)
 
 pytestmark = pytest.mark.integration
 
-BASE_CONFIG = osp.join(REPO_ROOT, 'configs', 'baselines',
-                       'td-hm_res18_coco-mini-128x96.py')
-REFINER_CONFIG = osp.join(REPO_ROOT, 'configs',
-                          'posefix_r18_coco-mini-lspet-128x96.py')
 POSE_REFINER_CONFIG = osp.join(
     REPO_ROOT, 'configs', 'refine',
     'posefix-refine_td-hm-res18_coco-mini-128x96.py')
@@ -43,15 +41,8 @@ def setting(tmp_path_factory, coco_mini):
     written as the calibration writes it); an absent-score threshold that
     makes a third of the 2D model's joints absent."""
     folder = tmp_path_factory.mktemp('contract')
-    torch.manual_seed(0)
     images = sorted(glob.glob(osp.join(coco_mini, 'val2017', '*.jpg')))[:3]
-    inferencer = RefineInferencer(
-        BASE_CONFIG,
-        save_model(BASE_CONFIG, folder / 'base.pth'),
-        refiner=REFINER_CONFIG,
-        refiner_weights=save_model(REFINER_CONFIG, folder / 'refiner.pth',
-                                   make_moving),
-        device='cpu')
+    inferencer = moving_inferencer(folder)
     first = [r['predictions'][0][0] for r in inferencer(images)]
     scores = np.concatenate([r['keypoint_scores'] for r in first])
     inferencer.absent_score_thr = float(np.quantile(scores, 0.33))

@@ -4,17 +4,13 @@ import json
 
 import cv2
 import numpy as np
-from mmengine.registry import init_default_scope
-from mmpose.datasets.datasets.utils import parse_pose_metainfo
-from mmpose.registry import DATASETS
 
-from posefix_mm.datasets.metainfo import mmpose_dataset_info
 from posefix_mm.datasets.transforms import SynthesizePoseErrors
 from posefix_mm.evaluation.error_analysis import analyze, compare
 from posefix_mm.visualization.error_plots import (plot_oks, plot_per_joint,
                                                   plot_types)
 from posefix_mm.visualization.synthesis_figure import synthesis_figure
-from ..synthetic import results_of, write_coco
+from ..synthetic import coco_dataset, coco_meta, results_of, write_coco
 
 
 def _png(path) -> np.ndarray:
@@ -26,7 +22,7 @@ def _png(path) -> np.ndarray:
 def test_error_plots(tmp_path):
     data = write_coco(tmp_path)
     gt = json.load(open(data['ann']))
-    meta = parse_pose_metainfo(mmpose_dataset_info('coco.py'))
+    meta = coco_meta()
     names = gt['categories'][0]['keypoints']
     reports = {
         name: analyze(gt, results_of(data, noise=noise, seed=1),
@@ -47,15 +43,7 @@ def test_error_plots(tmp_path):
 
 
 def test_synthesis_figure(tmp_path):
-    data = write_coco(tmp_path)
-    init_default_scope('mmpose')
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixCocoDataset',
-            data_root='',
-            ann_file=data['ann'],
-            data_prefix=dict(img=data['img_dir'] + '/'),
-            pipeline=[]))
+    dataset = coco_dataset(write_coco(tmp_path))
     fig = synthesis_figure(dataset, SynthesizePoseErrors(seed=0), num=4,
                            draws=3)
     # 4 persons, ground truth | input each: 8 panels

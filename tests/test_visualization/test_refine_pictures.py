@@ -3,13 +3,11 @@ scores, kept joints by ``kpt_thr``, the legend, the per-person panels."""
 import numpy as np
 import pytest
 from mmengine.structures import InstanceData
-from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.visualization import PoseLocalVisualizer
 
-from posefix_mm.datasets.metainfo import mmpose_dataset_info
 from posefix_mm.visualization import (draw_refinement, drawing_scores,
                                       person_panels)
-from ..synthetic import person
+from ..synthetic import coco_meta, person
 
 LEGEND_ROWS = 30  # the legend strip's height, at most
 
@@ -19,7 +17,7 @@ def visualizer():
     visualizer = PoseLocalVisualizer(
         name='test-refine-pictures', radius=3, line_width=1)
     visualizer.set_dataset_meta(
-        parse_pose_metainfo(mmpose_dataset_info('coco.py')))
+        coco_meta())
     return visualizer
 
 
@@ -73,7 +71,7 @@ def test_openpose_style_and_no_legend(visualizer):
     openpose_visualizer = PoseLocalVisualizer(
         name='test-refine-pictures-openpose', radius=3, line_width=1)
     openpose_visualizer.set_dataset_meta(
-        parse_pose_metainfo(mmpose_dataset_info('coco.py')), 'openpose')
+        coco_meta(), 'openpose')
     openpose = draw_refinement(openpose_visualizer, image, _instances(True),
                                skeleton_style='openpose', show_legend=False)
     assert (mmpose_style[:LEGEND_ROWS] == 0).all()
