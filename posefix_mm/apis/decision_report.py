@@ -126,10 +126,11 @@ def decision_report(config: str,
     if (input_file is None) == (synthetic is None):
         raise ValueError('one of input_file and synthetic')
     init_default_scope('mmpose')
+    coco = COCO(ann)
     img_ids = None
     if images:
         start, end = (int(v) for v in images.split(':'))
-        img_ids = sorted(COCO(ann).getImgIds())[start:end]
+        img_ids = sorted(coco.getImgIds())[start:end]
     with tempfile.TemporaryDirectory() as tmp:
         if synthetic:
             input_file = osp.join(tmp, 'synthetic.json')
@@ -146,17 +147,18 @@ def decision_report(config: str,
         model, (dataset.get_data_info(i) for i in range(len(dataset))),
         Compose(refine_pipeline(model.cfg)), batch_size, total=len(dataset))
     outputs.sort(key=lambda o: o.info['id'])
-    coco = COCO(ann)
     gt = dict(annotations=list(coco.anns.values()))
     sigmas = model.dataset_meta['sigmas']
     inputs = as_results(outputs, [o.input_keypoints for o in outputs])
 
+    def ap_of(results):
+        return coco_keypoint_eval(coco, results, sigmas, img_ids)['AP']
+
     def ap(keypoints):
-        return coco_keypoint_eval(coco, as_results(outputs, keypoints),
-                                  sigmas, img_ids)['AP']
+        return ap_of(as_results(outputs, keypoints))
 
     report = dict(
-        input=ap([o.input_keypoints for o in outputs]),
+        input=ap_of(inputs),
         refined=ap([o.keypoints for o in outputs]),
         oracle=ap(oracle(outputs, gt, inputs, sigmas)),
         decision={thr: ap(decide(outputs, thr)) for thr in thresholds})

@@ -296,11 +296,12 @@ class OnnxRefiner:
                     self.output_names,
                     {k: v for k, v in feeds.items()
                      if k in self.input_names})))
+        # absent joints are never kept: refine_samples masks them
         kept = outputs.get('kept')
         if kept is None:
             kept = np.abs(outputs['refined_keypoints'] -
                           feeds['keypoints']).max(-1) < 1e-3
-        kept = (np.asarray(kept) > 0) & (feeds['visible'] > 0)
+        kept = np.asarray(kept) > 0
         for i, sample in enumerate(data_samples):
             pred = InstanceData(
                 keypoints=crop_to_image(outputs['refined_keypoints'][i:i + 1],
