@@ -46,6 +46,45 @@ blazepose_weights = '{{ fileDirname }}/../work_dirs/pretrained/' \
 # elbows, wrists, hips, knees, ankles)
 blazepose_to_coco = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26,
                      27, 28)
+# The default per-joint decision of this refiner: a logistic model over the
+# cues of each joint (posefix_mm/models/heads/decision_cues.py), fitted on
+# BlazePose's results on training images and on the "strong" synthetic
+# family, its threshold chosen on held-out training images by the rule
+# "best mean gain among the thresholds that lose on no held-out input"
+# (`python benchmarks/held_out_decision.py CONFIG CHECKPOINT`, the table in
+# docs/benchmarks.md). Fitted for the checkpoint this config trains (seed
+# 0); calibrate it on your estimator with tools/decision_report.py --save.
+decision_model = dict(
+    cues=[
+        'decision_logit',
+        'log_p_input',
+        'log_p_refined',
+        'log_peak',
+        'mass_input',
+        'mass_refined',
+        'move',
+        'flip_move',
+        'image_log_p_input',
+        'image_log_p_refined',
+        'image_mass_input',
+        'pose_move',
+        'pose_mass_input',
+    ],
+    coef=[
+        0.1310, -0.2502, -0.0561, 0.3839, 0.1108, 0.0624, 0.0734, -0.1286,
+        -0.2601, 0.0484, 0.0645, 0.1572, 0.6866],
+    mean=[
+        0.8639, -2.9518, -2.3679, -2.0769, 0.9917, 0.9954, 0.0213, 0.0030,
+        -4.8057, -3.8979, 0.7445, 0.1313, 0.9266],
+    std=[
+        0.1230, 1.3220, 0.9176, 0.4965, 0.0635, 0.0419, 0.0823, 0.0269,
+        2.9932, 2.1385, 0.3281, 0.2345, 0.0864],
+    intercept=0.1344,
+    joint_bias=[
+        -0.3910, -0.4970, -0.0478, 0.6395, 0.1792, 0.0980, -0.0500, -0.1791,
+        0.0351, -0.2074, 0.1068, -0.0749, 0.0381, 0.1090, 0.2515, -0.0956,
+        0.2145],
+    source='benchmarks/held_out_decision.py')
 model = dict(
     type='PoseFixEstimator',
     input_pose_sigma=7.0,
@@ -72,9 +111,13 @@ model = dict(
         loss_heatmap=dict(type='SoftmaxHeatmapCELoss'),
         loss_coord=dict(type='L1Loss', use_target_weight=True),
         decoder=codec),
-    # decision_thr chosen on held-out training images (BlazePose's results
-    # and precise synthetic inputs; benchmarks/held_out_decision.py)
-    test_cfg=dict(flip_test=True, keypoint_score='input', decision_thr=0.7))
+    # the decision: decision_model over the cues, decision_thr chosen with
+    # it on held-out training images (above)
+    test_cfg=dict(
+        flip_test=True,
+        keypoint_score='input',
+        decision_thr=0.65,
+        decision_model=decision_model))
 
 # base dataset settings
 dataset_type = 'PoseFixCocoDataset'

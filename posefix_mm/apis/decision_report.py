@@ -1,72 +1,30 @@
 """How well PoseFix's per-joint decision chooses between input and refined
 joints, and the threshold that never loses on given data: the work behind
 ``tools/decision_report.py``."""
-import copy
 import os.path as osp
 import tempfile
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
-from mmpose.registry import DATASETS
 from xtcocotools.coco import COCO
 
 from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.datasets.coco_results import coco_entry
-from posefix_mm.datasets.transforms import (COCO_ERROR_TABLES,
-                                            SynthesizePoseErrors)
 from posefix_mm.engine import refine_pipeline, refine_samples
 from posefix_mm.evaluation import coco_keypoint_eval, match
-from posefix_mm.evaluation.calibration import choose_decision_thr
+from posefix_mm.evaluation.calibration import (choose_decision_thr,
+                                               joint_table, roc_auc, spread)
 from posefix_mm.models.heads.posefix_head import keeps_input
 from posefix_mm.utils import dump_json_atomic
 from .inference import init_refiner
+from .synthetic_inputs import synthetic_results
 
 #: the thresholds reported by default: 0.0 refines every joint, 1.0 keeps
 #: every present joint
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95,
                       1.0)
-
-
-def good_only_tables() -> dict:
-    """Error tables under which every joint is synthesized "good"."""
-    tables = copy.deepcopy(COCO_ERROR_TABLES)
-    for key in ('jitter', 'miss', 'inversion', 'swap', 'swap_crowded'):
-        for row in tables[key]:
-            row[1] = [0.0] * len(row[1])
-    return tables
-
-
-def synthetic_results(ann: str, img_dir: str, kind: str, seed: int,
-                      absent_rate: float, img_ids=None) -> list:
-    """COCO results whose poses are synthesized from the ground truth of
-    every person (of the images ``img_ids``, default all); an absent joint
-    is written (0, 0, 0), as estimators do."""
-    dataset = DATASETS.build(
-        dict(
-            type='PoseFixCocoDataset',
-            data_root='',
-            ann_file=ann,
-            data_prefix=dict(img=img_dir),
-            pipeline=[]))
-    synth = SynthesizePoseErrors(
-        error_tables=good_only_tables() if kind == 'good' else None,
-        absent_rate=absent_rate,
-        seed=seed)
-    wanted = None if img_ids is None else set(img_ids)
-    results = []
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        if wanted is not None and info['img_id'] not in wanted:
-            continue
-        info = synth(info)
-        present = info['input_keypoints_visible'][0]
-        results.append(
-            coco_entry(info['img_id'],
-                       info['input_keypoints'][0] * present[:, None],
-                       present))
-    return results
 
 
 def decide(outputs, thr):
@@ -107,6 +65,127 @@ def as_results(outputs, keypoints) -> list:
     ]
 
 
+class DecisionReportError(ValueError):
+    """Inputs a decision report or a calibration cannot be made of (the
+    message names the file and what is wrong)."""
+
+
+def check_thresholds(thresholds: Sequence[float]) -> None:
+    """Thresholds are probabilities: finite, in [0, 1]."""
+    bad = [t for t in thresholds if not 0 <= t <= 1]  # nan fails too
+    if bad or not len(thresholds):
+        raise DecisionReportError(
+            f'--thresholds: {bad or "none given"}: each threshold is a '
+            'refine probability in [0, 1]')
+
+
+def _check_truth(coco: COCO, ann: str) -> None:
+    persons = [
+        a for a in coco.anns.values()
+        if not a.get('iscrowd', 0) and a.get('num_keypoints', 0) > 0
+    ]
+    if not persons:
+        raise DecisionReportError(
+            f'{ann}: no person with keypoints (non-crowd, num_keypoints > '
+            '0): nothing to measure the decision against')
+
+
+def _check_dataset(dataset, input_file: str, ann: str) -> None:
+    unknown = dataset.skipped.get('image_id not in the annotations', 0)
+    if unknown:
+        first = next(i for i, reason in dataset.skipped_entries
+                     if reason == 'image_id not in the annotations')
+        raise DecisionReportError(
+            f'{input_file}: {unknown} entries name images that {ann} does '
+            f'not have (the first: entry {first}): the results and the '
+            'annotations must be of the same images')
+    if not len(dataset):
+        raise DecisionReportError(
+            f'{input_file}: no entry to refine (skipped: '
+            f'{dict(dataset.skipped) or "none"}; is --img-dir right?)')
+
+
+class RefinedWithTruth(NamedTuple):
+    """Refined poses (every joint refined, with the refine probabilities
+    and cues of the model's decision) next to their ground truth: what a
+    decision report and a calibration are made of."""
+    outputs: list
+    coco: COCO
+    img_ids: Optional[list]
+    sigmas: np.ndarray
+
+    def ap(self, keypoints) -> float:
+        """The AP of the poses at ``keypoints`` (one (K, 2) per output),
+        each with its input's instance score."""
+        return coco_keypoint_eval(self.coco, as_results(self.outputs,
+                                                        keypoints),
+                                  self.sigmas, self.img_ids)['AP']
+
+    def subset(self, images) -> 'RefinedWithTruth':
+        """The poses of the images ``images`` (ids) only."""
+        images = set(images)
+        return RefinedWithTruth(
+            [o for o in self.outputs if o.info['img_id'] in images],
+            self.coco, sorted(images), self.sigmas)
+
+    @property
+    def gt(self) -> dict:
+        return dict(annotations=list(self.coco.anns.values()))
+
+    def table(self) -> dict:
+        """Per joint: cues, labels, costs (:func:`joint_table`)."""
+        return joint_table(self.outputs, self.gt, self.sigmas)
+
+
+def refine_with_truth(config: str,
+                      checkpoint: str,
+                      ann: str,
+                      img_dir: str,
+                      input_file: Optional[str] = None,
+                      synthetic: Optional[str] = None,
+                      seed: int = 0,
+                      absent_rate: float = 0.0,
+                      images: Optional[str] = None,
+                      batch_size: int = 32,
+                      device: str = 'cpu',
+                      model=None) -> RefinedWithTruth:
+    """Refine a results file (or synthetic inputs made from the ground
+    truth: ``synthetic``, one of :data:`SYNTHETIC_KINDS`) with every joint
+    refined, keeping the decision's probabilities and cues. ``images``:
+    ``'START:END'``, a slice of the annotated images in id order. ``model``:
+    an already built refiner (``init_refiner(..., test_cfg=dict(
+    decision_thr=None))``) instead of ``config`` and ``checkpoint``."""
+    if (input_file is None) == (synthetic is None):
+        raise ValueError('one of input_file and synthetic')
+    init_default_scope('mmpose')
+    coco = COCO(ann)
+    _check_truth(coco, ann)
+    img_ids = None
+    if images:
+        start, end = (int(v) for v in images.split(':'))
+        img_ids = sorted(coco.getImgIds())[start:end]
+    with tempfile.TemporaryDirectory() as tmp:
+        if synthetic:
+            input_file = osp.join(tmp, 'synthetic.json')
+            dump_json_atomic(
+                synthetic_results(ann, img_dir, synthetic, seed,
+                                  absent_rate, img_ids), input_file)
+        dataset = PoseFixResultsDataset.from_files(
+            input_file, img_dir, ann_file=ann)
+        _check_dataset(dataset, synthetic or input_file, ann)
+    if model is None:
+        model = init_refiner(config, checkpoint, device,
+                             test_cfg=dict(decision_thr=None))
+    if model.head.decision is None:
+        raise ValueError('the model has no per-joint decision')
+    outputs, _ = refine_samples(
+        model, (dataset.get_data_info(i) for i in range(len(dataset))),
+        Compose(refine_pipeline(model.cfg)), batch_size, total=len(dataset))
+    outputs.sort(key=lambda o: o.info['id'])
+    return RefinedWithTruth(outputs, coco, img_ids,
+                            np.asarray(model.dataset_meta['sigmas']))
+
+
 def decision_report(config: str,
                     checkpoint: str,
                     ann: str,
@@ -122,49 +201,46 @@ def decision_report(config: str,
     """The figures ``tools/decision_report.py`` prints (its arguments):
     ``input``, ``refined`` (every joint), ``oracle`` and ``decision``
     ({threshold: AP}) keypoint AP, the ``chosen`` threshold
-    (:func:`choose_decision_thr`) and the number of poses ``n``."""
-    if (input_file is None) == (synthetic is None):
-        raise ValueError('one of input_file and synthetic')
-    init_default_scope('mmpose')
-    coco = COCO(ann)
-    img_ids = None
-    if images:
-        start, end = (int(v) for v in images.split(':'))
-        img_ids = sorted(coco.getImgIds())[start:end]
-    with tempfile.TemporaryDirectory() as tmp:
-        if synthetic:
-            input_file = osp.join(tmp, 'synthetic.json')
-            dump_json_atomic(
-                synthetic_results(ann, img_dir, synthetic, seed,
-                                  absent_rate, img_ids), input_file)
-        dataset = PoseFixResultsDataset.from_files(
-            input_file, img_dir, ann_file=ann)
-    model = init_refiner(config, checkpoint, device,
-                         test_cfg=dict(decision_thr=None))
-    if model.head.decision is None:
-        raise ValueError('the model has no per-joint decision')
-    outputs, _ = refine_samples(
-        model, (dataset.get_data_info(i) for i in range(len(dataset))),
-        Compose(refine_pipeline(model.cfg)), batch_size, total=len(dataset))
-    outputs.sort(key=lambda o: o.info['id'])
-    gt = dict(annotations=list(coco.anns.values()))
-    sigmas = model.dataset_meta['sigmas']
+    (:func:`choose_decision_thr`), the number of poses ``n``, and the
+    refine probability's ``auc`` and 5th-95th percentile ``spread`` over
+    the present joints that move (:func:`discrimination`)."""
+    data = refine_with_truth(config, checkpoint, ann, img_dir, input_file,
+                             synthetic, seed, absent_rate, images,
+                             batch_size, device)
+    return report_of(data, thresholds)
+
+
+def discrimination(table: dict, probs=None) -> dict:
+    """How well refine probabilities (default the table's own) tell a good
+    move from a bad one, over the present joints that move: ``auc`` (ROC
+    AUC for "the refined joint is nearer the ground truth"), ``spread``
+    (their 5th and 95th percentiles), ``moves`` (how many) and
+    ``refined_better`` (the share of them whose refined joint is nearer)."""
+    probs = table['refine_probs'] if probs is None else np.asarray(probs)
+    moved = table['moved']
+    labels = table['label'][moved]
+    return dict(
+        auc=roc_auc(probs[moved], labels),
+        spread=spread(probs[moved]),
+        moves=int(moved.sum()),
+        refined_better=float(labels.mean()) if len(labels) else float('nan'))
+
+
+def report_of(data: RefinedWithTruth,
+              thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> dict:
+    """The report of :func:`decision_report` on refined poses."""
+    outputs = data.outputs
     inputs = as_results(outputs, [o.input_keypoints for o in outputs])
-
-    def ap_of(results):
-        return coco_keypoint_eval(coco, results, sigmas, img_ids)['AP']
-
-    def ap(keypoints):
-        return ap_of(as_results(outputs, keypoints))
-
     report = dict(
-        input=ap_of(inputs),
-        refined=ap([o.keypoints for o in outputs]),
-        oracle=ap(oracle(outputs, gt, inputs, sigmas)),
-        decision={thr: ap(decide(outputs, thr)) for thr in thresholds})
+        input=data.ap([o.input_keypoints for o in outputs]),
+        refined=data.ap([o.keypoints for o in outputs]),
+        oracle=data.ap(oracle(outputs, data.gt, inputs, data.sigmas)),
+        decision={thr: data.ap(decide(outputs, thr))
+                  for thr in thresholds})
     report['chosen'] = choose_decision_thr([report['input']],
                                            [report['decision']])
     report['n'] = len(outputs)
+    report.update(discrimination(data.table()))
     return report
 
 
@@ -175,6 +251,11 @@ def print_report(report: dict) -> None:
     print(f'{n} poses: input AP {report["input"]:.3f}, all refined '
           f'{report["refined"]:.3f}, oracle per-joint choice '
           f'{report["oracle"]:.3f} (headroom {headroom:+.3f})')
+    low, high = report['spread']
+    print(f'refine probability over the {report["moves"]} present joints '
+          f'that move: ROC AUC {report["auc"]:.2f} (refined nearer the '
+          f'ground truth: {report["refined_better"]:.0%} of them), 5th-95th '
+          f'percentile {low:.2f}-{high:.2f}')
     for thr, value in report['decision'].items():
         share = (value - report['input']) / headroom if headroom else 0.
         print(f'  decision thr {thr:.2f}: AP {value:.3f} '

@@ -9,6 +9,8 @@ the refined pose:
 - ``visible`` (B, K) float32: > 0 for present input joints;
 - ``bbox_padding`` (B, ) float32: crop / box, packed by ``PackPoseFixInputs``
   (the decision and the gate measure keypoint similarity in the box area);
+- ``scores`` (B, K) float32, only for a decision calibrated with the input's
+  joint scores (``test_cfg.decision_model``): the input's joint scores;
 
 and gives ``refined_keypoints`` (B, K, 2) in crop pixels, ``peaks`` (B, K)
 (each joint's softmax peak), ``kept`` (B, K) (1 for the joints kept at
@@ -35,6 +37,8 @@ from posefix_mm.version import __version__
 from posefix_mm.utils.io import write_atomic
 
 INPUT_NAMES = ('crop', 'keypoints', 'visible', 'bbox_padding')
+#: the input of a graph whose decision reads the input's joint scores
+SCORES_INPUT = 'scores'
 #: the metadata key of the export settings in the ONNX file
 METADATA_KEY = 'posefix_mm'
 
@@ -68,16 +72,28 @@ class RefinerGraph(nn.Module):
         self.register_buffer(
             'stride', torch.as_tensor(model.head.decoder.stride,
                                       dtype=torch.float))
+        decision = model.head.decision_model(self.test_cfg)
+        self.uses_scores = decision is not None and decision.uses_scores
+        self.has_decision = model.head.decision is not None or \
+            decision is not None
+
+    @property
+    def input_names(self) -> tuple:
+        return INPUT_NAMES + ((SCORES_INPUT, ) if self.uses_scores else ())
 
     @property
     def output_names(self) -> tuple:
         names = ('refined_keypoints', 'peaks', 'kept')
-        if self.model.head.decision is not None:
+        if self.has_decision:
             names += ('refine_probs', )
         return names
 
-    def forward(self, crop: Tensor, keypoints: Tensor, visible: Tensor,
-                bbox_padding: Tensor) -> tuple:
+    def forward(self,
+                crop: Tensor,
+                keypoints: Tensor,
+                visible: Tensor,
+                bbox_padding: Tensor,
+                scores: Optional[Tensor] = None) -> tuple:
         x = crop.float()
         if self.bgr_to_rgb:
             x = x.flip(1)
@@ -93,7 +109,7 @@ class RefinerGraph(nn.Module):
         out = head.predict_tensors(feats, input_pose,
                                    head.person_area(bbox_padding),
                                    self.sigmas, self.test_cfg, flipped,
-                                   self.flip_indices)
+                                   self.flip_indices, scores)
         outputs = (out.coords * self.stride, out.peaks, out.kept.float())
         if out.refine_probs is not None:
             outputs += (out.refine_probs, )
@@ -110,7 +126,8 @@ class RefinerGraph(nn.Module):
             num_keypoints=int(self.model.head.out_channels),
             flip_test=bool(self.test_cfg.get('flip_test', False)),
             decision_thr=self.test_cfg.get('decision_thr', 0.5)
-            if self.model.head.decision is not None else None,
+            if self.has_decision else None,
+            decision_model=self.test_cfg.get('decision_model'),
             gate=self.test_cfg.get('gate') or None,
             flip_indices=self.flip_indices,
             sigmas=[float(s) for s in self.sigmas])
@@ -127,7 +144,10 @@ class RefinerGraph(nn.Module):
             torch.tensor([w - 1., h - 1.])
         visible = torch.ones((batch_size, k))
         visible[:, :2] = 0  # absent joints too
-        return crop, keypoints, visible, torch.full((batch_size, ), 1.25)
+        inputs = (crop, keypoints, visible, torch.full((batch_size, ), 1.25))
+        if self.uses_scores:
+            inputs += (torch.rand((batch_size, k), generator=generator), )
+        return inputs
 
 
 def export_onnx(model: nn.Module, path: str, opset: int = 18) -> dict:
@@ -146,6 +166,8 @@ def export_onnx(model: nn.Module, path: str, opset: int = 18) -> dict:
         keypoints={0: batch},
         visible={0: batch},
         bbox_padding={0: batch})
+    if graph.uses_scores:
+        dynamic_shapes[SCORES_INPUT] = {0: batch}
     with torch.no_grad():
         # torch.export first: it fails loudly where the graph would not
         # hold any batch size (torch.onnx.export falls back to fixed shapes)
@@ -153,7 +175,7 @@ def export_onnx(model: nn.Module, path: str, opset: int = 18) -> dict:
             graph, graph.example_inputs(), dynamic_shapes=dynamic_shapes)
         program = torch.onnx.export(
             exported,
-            input_names=list(INPUT_NAMES),
+            input_names=list(graph.input_names),
             output_names=list(graph.output_names),
             opset_version=opset,
             dynamo=True,
@@ -179,7 +201,7 @@ def check_against_torch(model, path: str) -> float:
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     got = session.run(['refined_keypoints'],
                       {n: t.numpy()
-                       for n, t in zip(INPUT_NAMES, inputs)})[0]
+                       for n, t in zip(graph.input_names, inputs)})[0]
     return float(np.abs(got - expected).max())
 
 
@@ -290,6 +312,10 @@ class OnnxRefiner:
             bbox_padding=np.array(
                 [d.metainfo['bbox_padding'] for d in data_samples],
                 np.float32))
+        if SCORES_INPUT in self.input_names:
+            feeds[SCORES_INPUT] = np.stack([
+                d.gt_instances.input_keypoint_scores[0] for d in data_samples
+            ]).astype(np.float32)
         outputs = dict(
             zip(self.output_names,
                 self.session.run(

@@ -169,9 +169,11 @@ def _refined(info: dict, instances) -> Refined:
             info['input_keypoints_visible'][0] > 0)
         keypoints[kept] = info['input_keypoints'][0][kept]
     probs = instances.get('keypoint_refine_probs')
+    cues = instances.get('keypoint_decision_cues')
     return Refined(info, keypoints,
                    np.asarray(instances.keypoint_peaks[0], np.float32),
-                   None if probs is None else np.asarray(probs[0]), kept)
+                   None if probs is None else np.asarray(probs[0]), kept,
+                   None if cues is None else np.asarray(cues[0], np.float32))
 
 
 def refine_samples(model,

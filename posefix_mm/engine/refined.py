@@ -54,13 +54,15 @@ class Refined(NamedTuple):
     ``input_keypoints``, ``input_keypoint_scores``,
     ``input_keypoints_visible``; ``bbox_score``, ``img_id``, ...), the
     refined keypoints (K, 2) in image coordinates, the refiner's peaks
-    (K, ), with a per-joint decision the refine probabilities (K, ), and
-    the joints kept at their input point (K, ) bool."""
+    (K, ), with a per-joint decision the refine probabilities (K, ), the
+    joints kept at their input point (K, ) bool and the decision's cues
+    (K, C) (``posefix_mm.models.heads.decision_cues``)."""
     info: dict
     keypoints: np.ndarray
     peaks: np.ndarray
     refine_probs: Optional[np.ndarray] = None
     kept: Optional[np.ndarray] = None
+    cues: Optional[np.ndarray] = None
 
     @property
     def input_keypoints(self) -> np.ndarray:

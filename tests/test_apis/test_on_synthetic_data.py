@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from xtcocotools.coco import COCO
 
-from posefix_mm.apis.decision_report import (decide, good_only_tables,
-                                             oracle, synthetic_results)
+from posefix_mm.apis.decision_report import decide, oracle
+from posefix_mm.apis.synthetic_inputs import (good_only_tables,
+                                              synthetic_results)
 from posefix_mm.apis.fit_error_tables import ErrorTableFitter
 from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.engine import Refined

@@ -162,3 +162,61 @@ def test_person_area_from_the_pipeline_padding():
         meta = PackPoseFixInputs()(results)['data_samples'].metainfo
         assert meta['bbox_padding'] == pytest.approx(padding)
     assert crop_person_area((24, 32), 1.25) == pytest.approx(24 * 32 / 1.5625)
+
+
+def test_decision_model_over_the_cues(demo_batch):
+    """test_cfg.decision_model replaces the learned decision's probability
+    by a logistic model of the cues (and of the input's joint scores when
+    calibrated with them); the cues come out with the prediction."""
+    from posefix_mm.models.heads.decision_cues import CUE_NAMES
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
+    model.init_weights()
+    model.head.final_layer.weight.data.normal_(std=1.0)
+    model.eval()
+    batch = copy.deepcopy(demo_batch)
+    move = CUE_NAMES.index('move')
+    cue_model = dict(cues=['move'], coef=[8.0], mean=[0.0], std=[1.0],
+                     intercept=-2.0)
+    model.test_cfg = dict(flip_test=True, decision_thr=0.5,
+                          decision_model=cue_model)
+    data = model.data_preprocessor(batch, False)
+    with torch.no_grad():
+        preds = model.predict(data['inputs'], data['data_samples'])
+    kept_any = refined_any = False
+    for pred in preds:
+        inst = pred.pred_instances
+        cues = inst.keypoint_decision_cues[0]
+        assert cues.shape == (17, len(CUE_NAMES))
+        probs = 1 / (1 + np.exp(-(8 * cues[:, move] - 2)))
+        present = inst.input_keypoints[0].any(-1)
+        np.testing.assert_allclose(inst.keypoint_refine_probs[0][present],
+                                   probs[present], rtol=1e-4)
+        keep = present & (probs < 0.5)
+        np.testing.assert_allclose(inst.keypoints[0][keep],
+                                   inst.input_keypoints[0][keep], atol=1e-3)
+        kept_any |= keep.any()
+        refined_any |= (present & ~keep).any()
+    assert kept_any and refined_any
+    # (predict writes into the samples: keep what it gave)
+    plain = [(p.pred_instances.keypoint_refine_probs[0].copy(),
+              p.pred_instances.input_keypoints[0].any(-1)) for p in preds]
+    # calibrated with the input's scores: they must come with the samples
+    model.test_cfg['decision_model'] = dict(cue_model, score_coef=-1.0)
+    with pytest.raises(ValueError, match='input_keypoint_scores'):
+        with torch.no_grad():
+            model.predict(data['inputs'], data['data_samples'])
+    for sample in data['data_samples']:
+        sample.gt_instances.input_keypoint_scores = np.full((1, 17), 0.5)
+    with torch.no_grad():
+        scored = model.predict(data['inputs'], data['data_samples'])
+    for pred, (b, present) in zip(scored, plain):
+        a = pred.pred_instances.keypoint_refine_probs[0]
+        # score 0.5 standardised by mean 0, std 1: logit - 0.5 (where
+        # float32 probabilities are not saturated)
+        with np.errstate(divide='ignore'):
+            la, lb = np.log(a / (1 - a)), np.log(b / (1 - b))
+        use = present & (np.abs(lb) < 6)
+        assert use.sum() >= 5
+        np.testing.assert_allclose(la[use], lb[use] - 0.5, atol=1e-3)

@@ -169,3 +169,54 @@ def test_keypoints_of_another_config_refused(exported):
     meta = dict(sigmas=np.full(14, 0.079), flip_indices=list(range(14)))
     with pytest.raises(ValueError, match='flip_indices'):
         OnnxRefiner(exported, meta)
+
+
+def test_decision_reading_scores_exported(checkpoint, coco_mini, blazepose,
+                                          tmp_path):
+    """A decision calibrated with the input's joint scores: the graph takes
+    them as its ``scores`` input and refines as the torch model does."""
+    from posefix_mm.evaluation.calibration import calibrated_config
+    from posefix_mm.models.heads.decision_cues import CueDecision
+    decision = CueDecision(
+        cues=['move', 'log_p_input'], coef=[2.0, 0.5], mean=[0.0, -3.0],
+        std=[1.0, 1.0], intercept=0.3, joint_bias=[0.1] * 17,
+        score_coef=-1.5, score_mean=0.5, score_std=0.3)
+    config = tmp_path / 'scored.py'
+    config.write_text(calibrated_config(CONFIG, 0.5, 'test', decision))
+    out = tmp_path / 'scored.onnx'
+    assert run_tool('export_onnx', [config, checkpoint, '--out', out]) <= 0.1
+    session = onnxruntime.InferenceSession(str(out))
+    assert [i.name for i in session.get_inputs()][-1] == 'scores'
+    assert read_settings(session)['decision_model']['score_coef'] == -1.5
+    results = {}
+    for backend in ('torch', 'onnxruntime'):
+        args = [checkpoint] if backend == 'torch' else [
+            '--backend', 'onnxruntime', '--onnx', out]
+        path = tmp_path / f'{backend}.json'
+        run_tool('refine', [
+            config, *args, '--input', blazepose, '--img-dir',
+            osp.join(coco_mini, 'val2017'), '--out', path, '--batch-size',
+            16, '--keypoint-score', 'heatmap'
+        ])
+        results[backend] = json.loads(path.read_text())
+    assert_same_refinement(results['torch'], results['onnxruntime'])
+    # the graph reads the scores: higher scores, lower refine probabilities
+    # (score_coef < 0), by the logit the model says
+    feeds = {
+        i.name: np.random.default_rng(0).random(
+            [2 if d == 'batch' or not isinstance(d, int) else d
+             for d in i.shape]).astype(np.float32)
+        for i in session.get_inputs()
+    }
+    feeds['crop'] = (feeds['crop'] * 255).astype(np.uint8)
+    feeds['keypoints'] *= 90
+    feeds['bbox_padding'][:] = 1.25
+    probs = []
+    for score in (0.2, 0.8):
+        feeds['scores'][:] = score
+        probs.append(session.run(['refine_probs'], feeds)[0])
+    use = (np.minimum(*probs) > 0.01) & (np.maximum(*probs) < 0.99)
+    assert use.sum() >= 5
+    logits = [np.log(p[use] / (1 - p[use])) for p in probs]
+    np.testing.assert_allclose(logits[0] - logits[1], 1.5 * 0.6 / 0.3,
+                               atol=1e-3)

@@ -98,8 +98,10 @@ class TopdownAffineWithInputPose(TopdownAffine):
 class PackPoseFixInputs(PackPoseInputs):
     """``PackPoseInputs`` that also packs the input pose into
     ``data_sample.gt_instances``: ``input_keypoints`` (N, K, 2) in crop
-    coordinates, ``input_keypoints_visible`` (N, K) and, when synthesized,
-    ``synth_error_types`` (N, K); and into the metainfo the keypoint
+    coordinates, ``input_keypoints_visible`` (N, K), the input's joint
+    scores ``input_keypoint_scores`` (N, K) when it has them (a results
+    file, a 2D model) and, when synthesized, ``synth_error_types`` (N, K);
+    and into the metainfo the keypoint
     ``sigmas`` and ``bbox_padding``, how much larger the crop is than the
     person box (the smaller of its width and height ratios:
     ``GetBBoxCenterScale``'s padding, times ``RandomBBoxTransform``'s scale
@@ -128,6 +130,7 @@ class PackPoseFixInputs(PackPoseInputs):
         PackPoseInputs.instance_mapping_table,
         input_keypoints='input_keypoints',
         input_keypoints_visible='input_keypoints_visible',
+        input_keypoint_scores='input_keypoint_scores',
         synth_error_types='synth_error_types')
 
     def transform(self, results: dict) -> dict:
@@ -139,4 +142,9 @@ class PackPoseFixInputs(PackPoseInputs):
             raise ValueError(f'PackPoseFixInputs: the person box '
                              f'{results["bbox"][0].tolist()} has no extent')
         results['bbox_padding'] = float(ratios.min())
+        scores = results.get('input_keypoint_scores')
+        if scores is not None:
+            # one row per instance, as the other instance fields
+            results['input_keypoint_scores'] = np.asarray(
+                scores, np.float32).reshape(1, -1)
         return super().transform(results)

@@ -12,8 +12,9 @@ from torch import Tensor, nn
 
 from posefix_mm.utils.checkpoint import read_checkpoint
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
-from ..utils import (flip_input_pose, read_input_pose,
+from ..utils import (flip_input_pose, read_input_pose, read_input_scores,
                      render_gaussian_heatmaps, soft_argmax, unflip_coordinates)
+from .decision_cues import CueDecision, decision_cues
 from .joint_decision import crop_person_area
 
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
@@ -24,13 +25,15 @@ class HeadPrediction(NamedTuple):
     pixels, probabilities (B, K, H, W), their peaks (B, K), and, with a
     decision, each joint's refine probability (B, K), with a gate the gated
     joints (B, K) (else None); ``kept`` (B, K): the present joints whose
-    coordinates are the input point (kept by the decision or the gate)."""
+    coordinates are the input point (kept by the decision or the gate);
+    with a decision, its cues (B, K, C) (:func:`.decision_cues`)."""
     coords: Tensor
     probs: Tensor
     peaks: Tensor
     refine_probs: Optional[Tensor] = None
     gated: Optional[Tensor] = None
     kept: Optional[Tensor] = None
+    cues: Optional[Tensor] = None
 
 
 def keeps_input(refine_probs, present, thr: Optional[float]):
@@ -41,6 +44,11 @@ def keeps_input(refine_probs, present, thr: Optional[float]):
     if thr is None:
         return present & False
     return present & ((refine_probs < thr) | (thr >= 1))
+
+
+def _softmax_maps(logits: Tensor) -> Tensor:
+    """A softmax over each (H, W) map of (B, K, H, W) logits."""
+    return logits.flatten(2).softmax(-1).view_as(logits)
 
 
 def _deconv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -80,7 +88,12 @@ class PoseFixHead(BaseHead):
     Per-joint decision (optional, ``decision``, a :class:`JointDecision`):
     predicts for each joint the probability that the refined joint is
     nearer the ground truth than the input joint, trained with the rest of
-    the model on the synthesized inputs (labels are free there). When
+    the model on the synthesized inputs (labels are free there). With
+    ``test_cfg['decision_model']`` (a :class:`~.decision_cues.CueDecision`
+    or its dict) that probability is instead a logistic model of the
+    joint's cues (:func:`~.decision_cues.decision_cues`, which come out as
+    ``keypoint_decision_cues``) and, when calibrated with them, the input's
+    joint scores (``input_keypoint_scores``). When
     decoding, a joint whose probability is below ``test_cfg['decision_thr']``
     (default 0.5; None: always refined; 1 or more: every present joint)
     keeps its input point; the
@@ -236,34 +249,36 @@ class PoseFixHead(BaseHead):
             self.input_pose_sigma / float(stride[0]))
 
     def _logits(self, feats: Tuple[Tensor], prior: Optional[Tensor]):
-        """Heatmap logits and the features they come from (B, C, H, W)."""
+        """Heatmap logits, the features they come from (B, C, H, W) and the
+        logits without the input prior (the image's say)."""
         x = feats[-1]
         for i, deconv in enumerate(self.deconvs):
             x = deconv(x)
             if self.skips is not None:
                 x = x + self.skips[i](feats[-2 - i])
-        logits = self.final_layer(x)
+        image_logits = logits = self.final_layer(x)
         if prior is not None:
             logits = logits + self.input_prior_beta * torch.log(
                 prior + self.prior_eps)
-        return logits, x
+        return logits, x, image_logits
 
     def _outputs(self, feats, input_pose: Tuple[Tensor, Tensor],
                  area: Optional[Tensor], sigmas: Optional[Tensor]) -> tuple:
-        """Logits and probabilities (B, K, H, W), coordinates (B, K, 2) and
-        the decision logits (B, K) when there is a decision, for the input
-        pose ((B, K, 2) input-image coordinates, (B, K) visibility) seen in
-        ``feats``; ``area`` (B, 1) and ``sigmas`` (K, ) are the decision's.
+        """Logits and probabilities (B, K, H, W), coordinates (B, K, 2),
+        the decision logits (B, K) when there is a decision, and the logits
+        without the input prior, for the input pose ((B, K, 2) input-image
+        coordinates, (B, K) visibility) seen in ``feats``; ``area`` (B, 1)
+        and ``sigmas`` (K, ) are the decision's.
         """
         prior = self._prior(input_pose) if self.uses_input_prior else None
-        logits, x = self._logits(feats, prior)
+        logits, x, image_logits = self._logits(feats, prior)
         coords, probs = soft_argmax(logits)
         decision = None
         if self.decision is not None:
             decision = self.decision(x, logits, coords,
                                      self._heatmap_units(input_pose[0]),
                                      sigmas, area)
-        return logits, probs, coords, decision
+        return logits, probs, coords, decision, image_logits
 
     def _heatmap_units(self, keypoints: Tensor) -> Tensor:
         return keypoints / keypoints.new_tensor(self.decoder.stride)
@@ -310,8 +325,8 @@ class PoseFixHead(BaseHead):
         input_pose = read_input_pose(batch_data_samples, feats[-1])
         area, sigmas = self._decision_inputs(batch_data_samples, feats[-1],
                                              self.decision is not None)
-        logits, _, coords, decision = self._outputs(feats, input_pose, area,
-                                                    sigmas)
+        logits, _, coords, decision, _ = self._outputs(
+            feats, input_pose, area, sigmas)
         target = torch.stack(
             [d.gt_fields.heatmaps for d in batch_data_samples])
         labels = torch.cat(
@@ -359,15 +374,18 @@ class PoseFixHead(BaseHead):
             flip_indices = batch_data_samples[0].metainfo['flip_indices']
         like = feats[-1]
         area, sigmas = self._decision_inputs(
-            batch_data_samples, like,
-            self.decision is not None or bool(test_cfg.get('gate')))
+            batch_data_samples, like, self.decision is not None
+            or bool(test_cfg.get('gate'))
+            or test_cfg.get('decision_model') is not None)
         out = self.predict_tensors(
             feats, read_input_pose(batch_data_samples, like), area, sigmas,
-            test_cfg, flipped, flip_indices)
+            test_cfg, flipped, flip_indices,
+            read_input_scores(batch_data_samples, like))
         preds = self.decode(out.coords.unsqueeze(1))
         peaks = to_numpy(out.peaks)
         fields = dict(keypoint_refine_probs=out.refine_probs,
-                      gated=out.gated, keypoints_kept=out.kept)
+                      gated=out.gated, keypoints_kept=out.kept,
+                      keypoint_decision_cues=out.cues)
         fields = {k: to_numpy(v) for k, v in fields.items() if v is not None}
         for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
@@ -386,7 +404,8 @@ class PoseFixHead(BaseHead):
                         sigmas: Optional[Tensor],
                         test_cfg: dict,
                         flipped: Optional[Tuple[Tensor]] = None,
-                        flip_indices: Optional[Sequence[int]] = None
+                        flip_indices: Optional[Sequence[int]] = None,
+                        input_scores: Optional[Tensor] = None
                         ) -> HeadPrediction:
         """The refined pose as tensors (what :meth:`predict` decodes and the
         ONNX export traces).
@@ -410,26 +429,42 @@ class PoseFixHead(BaseHead):
             flipped (tuple[Tensor], optional): backbone stages of the
                 mirrored image.
             flip_indices (Sequence[int], optional): mirror joint of each.
+            input_scores (Tensor, optional): (B, K) the input's joint
+                scores, for a ``decision_model`` calibrated with them.
         """
-        logits, probs, coords, decision = self._outputs(
+        logits, probs, coords, decision, image_logits = self._outputs(
             feats, input_pose, area, sigmas)
+        flip_coords = image_logits_f = None
         if flipped is not None:
             flip_indices = list(flip_indices)
             # the image flip x -> W_in - 1 - x, in heatmap units
             width = self.decoder.input_size[0]
-            _, probs_f, coords_f, decision_f = self._outputs(
+            _, probs_f, coords_f, decision_f, image_logits_f = self._outputs(
                 flipped, flip_input_pose(*input_pose, flip_indices, width),
                 area, sigmas)
-            coords = (coords + unflip_coordinates(
+            flip_coords = unflip_coordinates(
                 coords_f, flip_indices,
-                (width - 1) / self.decoder.stride[0] + 1)) / 2
+                (width - 1) / self.decoder.stride[0] + 1)
+            coords = (coords + flip_coords) / 2
             probs = (probs + probs_f.flip(-1)[:, flip_indices]) / 2
             if decision is not None:
                 decision = (decision + decision_f[:, flip_indices]) / 2
         peaks = probs.flatten(2).max(-1).values
-        refine_probs = gated = None
+        refine_probs = gated = cues = None
         kept = torch.zeros_like(peaks, dtype=torch.bool)
-        if decision is not None:
+        model = self.decision_model(test_cfg)
+        if decision is not None or model is not None:
+            present = input_pose[1] > 0
+            # the image's say, as probabilities (flip-averaged)
+            image_probs = _softmax_maps(image_logits)
+            if image_logits_f is not None:
+                mirrored = _softmax_maps(image_logits_f).flip(-1)
+                image_probs = (image_probs + mirrored[:, flip_indices]) / 2
+            cues = decision_cues(probs, image_probs, coords,
+                                 self._heatmap_units(input_pose[0]), present,
+                                 sigmas, area, decision, flip_coords)
+            if model is not None:
+                decision = model.logits(cues, input_scores)
             coords, refine_probs, kept = self._decide(
                 coords, decision, input_pose, test_cfg.get('decision_thr',
                                                            0.5))
@@ -438,7 +473,16 @@ class PoseFixHead(BaseHead):
                                        sigmas, **test_cfg['gate'])
             kept = kept | gated
         return HeadPrediction(coords, probs, peaks, refine_probs, gated,
-                              kept)
+                              kept, cues)
+
+    @staticmethod
+    def decision_model(test_cfg: dict) -> Optional[CueDecision]:
+        """The :class:`CueDecision` of ``test_cfg['decision_model']``, or
+        None (the learned decision's own probability)."""
+        model = test_cfg.get('decision_model')
+        if model is None or isinstance(model, CueDecision):
+            return model
+        return CueDecision(**model)
 
     def _decide(self, coords: Tensor, decision: Tensor, input_pose,
                 thr: Optional[float]):

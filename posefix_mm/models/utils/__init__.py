@@ -1,8 +1,8 @@
 from .pose_heatmaps import (flip_input_pose, read_input_pose,
-                            render_gaussian_heatmaps, soft_argmax,
-                            unflip_coordinates)
+                            read_input_scores, render_gaussian_heatmaps,
+                            soft_argmax, unflip_coordinates)
 
 __all__ = [
-    'flip_input_pose', 'read_input_pose', 'render_gaussian_heatmaps',
-    'soft_argmax', 'unflip_coordinates'
+    'flip_input_pose', 'read_input_pose', 'read_input_scores',
+    'render_gaussian_heatmaps', 'soft_argmax', 'unflip_coordinates'
 ]

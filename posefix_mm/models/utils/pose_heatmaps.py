@@ -1,6 +1,6 @@
 """Tensor helpers of PoseFix: read and render the input pose, soft-argmax,
 flip."""
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -29,6 +29,21 @@ def read_input_pose(data_samples: Sequence,
         return flip_input_pose(kpts, vis, meta['flip_indices'],
                                meta['input_size'][0])
     return kpts, vis
+
+
+def read_input_scores(data_samples: Sequence,
+                      like: Tensor) -> Optional[Tensor]:
+    """(B, K) the input's joint scores that ``PackPoseFixInputs`` packed
+    (``gt_instances.input_keypoint_scores``), or None when a sample has
+    none (synthesized inputs)."""
+    scores = [
+        d.gt_instances.get('input_keypoint_scores') for d in data_samples
+    ]
+    if any(s is None for s in scores):
+        return None
+    return torch.as_tensor(
+        np.stack([s[0] for s in scores]), dtype=like.dtype,
+        device=like.device)
 
 
 def flip_input_pose(keypoints: Tensor, visible: Tensor,
