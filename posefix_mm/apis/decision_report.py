@@ -186,30 +186,6 @@ def refine_with_truth(config: str,
                             np.asarray(model.dataset_meta['sigmas']))
 
 
-def decision_report(config: str,
-                    checkpoint: str,
-                    ann: str,
-                    img_dir: str,
-                    input_file: Optional[str] = None,
-                    synthetic: Optional[str] = None,
-                    seed: int = 0,
-                    absent_rate: float = 0.0,
-                    images: Optional[str] = None,
-                    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-                    batch_size: int = 32,
-                    device: str = 'cpu') -> dict:
-    """The figures ``tools/decision_report.py`` prints (its arguments):
-    ``input``, ``refined`` (every joint), ``oracle`` and ``decision``
-    ({threshold: AP}) keypoint AP, the ``chosen`` threshold
-    (:func:`choose_decision_thr`), the number of poses ``n``, and the
-    refine probability's ``auc`` and 5th-95th percentile ``spread`` over
-    the present joints that move (:func:`discrimination`)."""
-    data = refine_with_truth(config, checkpoint, ann, img_dir, input_file,
-                             synthetic, seed, absent_rate, images,
-                             batch_size, device)
-    return report_of(data, thresholds)
-
-
 def discrimination(table: dict, probs=None) -> dict:
     """How well refine probabilities (default the table's own) tell a good
     move from a bad one, over the present joints that move: ``auc`` (ROC
@@ -228,7 +204,12 @@ def discrimination(table: dict, probs=None) -> dict:
 
 def report_of(data: RefinedWithTruth,
               thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> dict:
-    """The report of :func:`decision_report` on refined poses."""
+    """What ``tools/decision_report.py`` prints of refined poses
+    (:func:`refine_with_truth`): ``input``, ``refined`` (every joint),
+    ``oracle`` and ``decision`` ({threshold: AP}) keypoint AP, the
+    ``chosen`` threshold (:func:`choose_decision_thr`), the number of poses
+    ``n``, and the refine probability's ``auc``, ``spread``, ``moves`` and
+    ``refined_better`` (:func:`discrimination`)."""
     outputs = data.outputs
     inputs = as_results(outputs, [o.input_keypoints for o in outputs])
     report = dict(

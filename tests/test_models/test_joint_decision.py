@@ -107,14 +107,19 @@ def _predict(model, batch, decision_logits, thr):
         del model.head.decision.forward
 
 
-def test_decoding_keeps_input_where_the_decision_says(demo_batch):
+def _moving_model():
+    """The demo model with a random last layer: a refiner that moves the
+    joints."""
     init_default_scope('mmpose')
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
     model.init_weights()
-    # a refiner that moves the joints
     model.head.final_layer.weight.data.normal_(std=1.0)
-    model.eval()
+    return model.eval()
+
+
+def test_decoding_keeps_input_where_the_decision_says(demo_batch):
+    model = _moving_model()
     demo_batch = copy.deepcopy(demo_batch)
     # joint 3 absent in every sample (always the refiner's), the rest given
     for s in demo_batch['data_samples']:
@@ -169,12 +174,7 @@ def test_decision_model_over_the_cues(demo_batch):
     by a logistic model of the cues (and of the input's joint scores when
     calibrated with them); the cues come out with the prediction."""
     from posefix_mm.models.heads.decision_cues import CUE_NAMES
-    init_default_scope('mmpose')
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
-    model.init_weights()
-    model.head.final_layer.weight.data.normal_(std=1.0)
-    model.eval()
+    model = _moving_model()
     batch = copy.deepcopy(demo_batch)
     move = CUE_NAMES.index('move')
     cue_model = dict(cues=['move'], coef=[8.0], mean=[0.0], std=[1.0],
