@@ -16,8 +16,9 @@ from mmengine.dist import all_gather_object, get_dist_info, init_dist
 from mmengine.registry import init_default_scope
 
 from posefix_mm.datasets import PoseFixResultsDataset, ResultsFormatError
-from posefix_mm.engine import (image_shards, input_results, refine_pipeline,
-                               refine_samples, skip_message, to_coco_results)
+from posefix_mm.engine import (NOT_REFINED, image_shards, input_results,
+                               refine_pipeline, refine_samples,
+                               replace_entries, skip_message, to_coco_results)
 from posefix_mm.evaluation import coco_keypoint_eval, format_ap_table
 from posefix_mm.evaluation.error_analysis import match, oks
 from posefix_mm.utils import (CheckpointError, dump_json_atomic,
@@ -231,14 +232,21 @@ def run(args) -> Optional[dict]:
     share = range(len(dataset)) if world_size == 1 else image_shards(
         [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))],
         world_size)[rank]
+    samples = [dataset.get_data_info(i) for i in share]
+    skipped_samples = []
     outputs, unreadable = refine_samples(
-        model, (dataset.get_data_info(i) for i in share),
-        pipeline, args.batch_size, progress=rank == 0,
-        num_workers=args.workers)
+        model, samples, pipeline, args.batch_size, progress=rank == 0,
+        num_workers=args.workers, skipped_samples=skipped_samples)
+    # why each entry that is not refined was not, by entry index
+    reasons = dict(dataset.skipped_entries)
+    reasons.update(
+        (samples[p]['id'], reason) for p, reason in skipped_samples)
     if world_size > 1:
         outputs = sorted((o for part in all_gather_object(outputs)
                           for o in part), key=lambda o: o.info['id'])
         unreadable = sum(all_gather_object(unreadable), Counter())
+        for part in all_gather_object(reasons):
+            reasons.update(part)
         if rank != 0:
             return None
     report_skips(unreadable, args.strict)
@@ -246,9 +254,15 @@ def run(args) -> Optional[dict]:
         raise SystemExit('error: no entry could be refined; nothing written')
     refined = to_coco_results(outputs, args.keypoint_score,
                               args.instance_score)
-    dump_json_atomic(refined, args.out)
-    total = len(dataset) + sum(dataset.skipped.values())
-    print(f'refined {len(refined)} of {total} entries -> {args.out}')
+    written = replace_entries(
+        dataset.entries,
+        {o.info['id']: r for o, r in zip(
+            sorted(outputs, key=lambda o: o.info['id']), refined)}, reasons)
+    dump_json_atomic(written, args.out)
+    unrefined = len(written) - len(refined)
+    print(f'refined {len(refined)} of {len(written)} entries -> {args.out}' +
+          (f' (the other {unrefined} as they were, with "{NOT_REFINED}": '
+           'why)' if unrefined else ''))
     gt = None
     if args.ann:
         with open(args.ann) as f:
@@ -262,10 +276,20 @@ def run(args) -> Optional[dict]:
         from xtcocotools.coco import COCO
         coco = COCO(args.ann)
         sigmas = model.dataset_meta['sigmas']
+        # the same entries on both sides: every person entry of an
+        # annotated image, refined or not
+        scored = [
+            i for i, e in enumerate(dataset.entries)
+            if e['image_id'] in coco.imgs and e['category_id'] == 1
+        ]
         table = dict(
-            input=coco_keypoint_eval(coco, input_results(outputs), sigmas),
-            refined=coco_keypoint_eval(coco, refined, sigmas))
-        print(f'COCO keypoint AP/AR on {args.ann} ({len(refined)} poses):')
+            input=coco_keypoint_eval(coco,
+                                     [dataset.entries[i] for i in scored],
+                                     sigmas),
+            refined=coco_keypoint_eval(coco, [written[i] for i in scored],
+                                       sigmas))
+        print(f'COCO keypoint AP/AR on {args.ann} ({len(scored)} poses, '
+              f'{len(refined)} of them refined):')
         print(format_ap_table(table))
         return table
     return None

@@ -35,7 +35,7 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
     exists (and, with ``ann_file``, whose ``image_id`` is annotated) and for
     which a box can be made. The others are counted in :attr:`skipped`
     (reason -> count) and listed in :attr:`skipped_entries` ((entry index,
-    reason)).
+    reason)); :attr:`entries` holds the whole results list as loaded.
 
     Each sample carries ``input_keypoints`` (1, K, 2) and
     ``input_keypoints_visible`` (1, K) in image coordinates, ``bbox``,
@@ -77,6 +77,7 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
         self.min_box_size = min_box_size
         self.skipped = Counter()
         self.skipped_entries = []
+        self.entries = []  # the results list, every entry
         self.missing_images = []  # the image paths not found, in order
         kwargs.setdefault('test_mode', True)
         super().__init__(ann_file=ann_file, **kwargs)
@@ -108,7 +109,8 @@ class PoseFixResultsDataset(BaseCocoStyleDataset):
 
     def load_data_list(self) -> list:
         num_kpt = self.metainfo['num_keypoints']
-        results = load_coco_results(self.input_file, num_kpt)
+        results = self.entries = load_coco_results(self.input_file,
+                                                   num_kpt)
         files = self._image_files()
         data_list = []
         for i, entry in enumerate(results):

@@ -149,13 +149,15 @@ class _PreparedSamples(Dataset):
 
 def _collate(batch: list) -> tuple:
     """A batch of :class:`_PreparedSamples` (in the loader's worker): the
-    number of unreadable images, the readable samples' positions and infos,
+    positions of the samples whose image cannot be read, the readable
+    samples' positions and infos,
     their crops stacked into one tensor (one transfer from the worker per
     batch, not one per crop) and their data samples."""
     readable = [item for item in batch if item[2] is not None]
     crops = torch.stack([packed['inputs'] for *_, packed in readable
                          ]) if readable else None
-    return (len(batch) - len(readable), [pos for pos, *_ in readable],
+    return ([pos for pos, _, packed in batch if packed is None],
+            [pos for pos, *_ in readable],
             [info for _, info, _ in readable], crops,
             [packed['data_samples'] for *_, packed in readable])
 
@@ -182,7 +184,9 @@ def refine_samples(model,
                    batch_size: int = 32,
                    total: Optional[int] = None,
                    progress: bool = True,
-                   num_workers: int = 0) -> Tuple[List[Refined], Counter]:
+                   num_workers: int = 0,
+                   skipped_samples: Optional[list] = None
+                   ) -> Tuple[List[Refined], Counter]:
     """Run PoseFix on samples that carry ``input_keypoints`` (image
     coordinates) and an ``img`` or an ``img_path``, in batches.
 
@@ -200,7 +204,8 @@ def refine_samples(model,
     Returns:
         tuple: ``(outputs, skipped)``; outputs are
         :class:`~posefix_mm.engine.refined.Refined`, in input order,
-        skipped a Counter of reasons.
+        skipped a Counter of reasons. ``skipped_samples``, when given, gets
+        ``(position in samples, reason)`` of each skipped sample.
     """
     samples = list(samples)
     order = [
@@ -217,8 +222,10 @@ def refine_samples(model,
     bar = tqdm(total=total or len(samples), desc='refining', unit='pose',
                disable=not progress)
     for unreadable, positions, infos, crops, data_samples in loader:
-        skipped['unreadable image'] += unreadable
-        bar.update(unreadable + len(infos))
+        skipped['unreadable image'] += len(unreadable)
+        if skipped_samples is not None:
+            skipped_samples += [(p, 'unreadable image') for p in unreadable]
+        bar.update(len(unreadable) + len(infos))
         if not infos:
             continue
         # only the crops go to the model's device; the samples (numpy,
@@ -231,6 +238,9 @@ def refine_samples(model,
             instances = pred.pred_instances
             if not np.isfinite(instances.keypoints).all():
                 skipped['non-finite refined keypoints'] += 1
+                if skipped_samples is not None:
+                    skipped_samples.append(
+                        (position, 'non-finite refined keypoints'))
                 continue
             outputs.append((position, _refined(info, instances)))
     bar.close()

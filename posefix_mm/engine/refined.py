@@ -31,7 +31,9 @@ refined keypoints are not finite is not refined and is counted as a skip
 under its reason (:func:`skip_message`): an instance of a 2D model or a
 pose model keeps its input pose (``keypoint_refine_probs`` 0,
 ``keypoint_peaks`` 0, ``keypoints_refined`` all False); a results file's
-entry is left out of the refined file.
+entry is written back as it was, with ``not_refined``: the reason
+(:func:`replace_entries`), so that the refined file has the input's
+entries, in the input's order.
 A COCO results entry (:func:`coco_result`) holds the refined keypoints and
 scores as COCO's triplets, the input's instance score, and
 ``keypoint_peaks``, ``input_absent`` (joint indices) and, with a decision,
@@ -135,6 +137,40 @@ def to_coco_results(outputs: Sequence[Refined],
         coco_result(o, keypoint_score, instance_score)
         for o in sorted(outputs, key=lambda o: o.info['id'])
     ]
+
+
+#: the field of an unrefined entry of a refined results file: why
+NOT_REFINED = 'not_refined'
+
+
+def _finite(value):
+    """``value`` (JSON data) with NaN and infinities as None: strict JSON."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def replace_entries(entries: Sequence[dict], refined: Dict[int, dict],
+                    reasons: Dict[int, str]) -> List[dict]:
+    """A refined results file that replaces its input entry for entry: for
+    each of ``entries`` (the input file, in order) its refined entry
+    (``refined``: by entry index), or the entry unchanged with
+    ``not_refined``, the reason it was not refined (``reasons``, by entry
+    index); a NaN or an infinity it holds (a ``bbox`` of a file that has
+    them) becomes null."""
+    out = []
+    for i, entry in enumerate(entries):
+        if i in refined:
+            out.append(refined[i])
+        elif i in reasons:
+            out.append(dict(_finite(entry), **{NOT_REFINED: reasons[i]}))
+        else:  # an entry must never vanish silently
+            raise ValueError(f'entry {i} is neither refined nor skipped')
+    return out
 
 
 def input_results(outputs: Sequence[Refined]) -> List[dict]:

@@ -119,3 +119,25 @@ def test_skip_message():
         '  4 x image file missing', '    missing: a.jpg, b.jpg, c.jpg '
         'and 1 more'
     ]
+
+
+def test_a_refined_file_replaces_its_input_entry_for_entry():
+    from posefix_mm.engine import replace_entries
+    entries = [
+        dict(image_id=i, category_id=1, keypoints=[1.0] * 51, score=0.9)
+        for i in range(4)
+    ]
+    entries[2]['bbox'] = [1.0, 2.0, float('nan'), float('inf')]
+    refined = {0: dict(image_id=0, refined=True),
+               3: dict(image_id=3, refined=True)}
+    reasons = {1: 'unreadable image', 2: 'bbox not finite or without area'}
+    out = replace_entries(entries, refined, reasons)
+    assert [o['image_id'] for o in out] == [0, 1, 2, 3]
+    assert out[0] is refined[0] and out[3] is refined[3]
+    assert out[1] == dict(entries[1], not_refined='unreadable image')
+    # strict JSON: what cannot be written becomes null
+    assert out[2]['bbox'] == [1.0, 2.0, None, None]
+    assert out[2]['not_refined'] == 'bbox not finite or without area'
+    # an entry never vanishes without a reason
+    with pytest.raises(ValueError, match='entry 2 is neither'):
+        replace_entries(entries, refined, {1: 'unreadable image'})

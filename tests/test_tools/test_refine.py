@@ -237,7 +237,20 @@ def test_unrefinable_entries_skipped_and_counted(checkpoint, coco_mini,
     ]
     run_refine(args)
     printed = capsys.readouterr().out
-    assert len(json.loads(out.read_text())) == 4
+    # the refined file replaces the input entry for entry, in order: the
+    # four refined, the others as they were with the reason
+    written = json.loads(out.read_text())
+    assert [w['image_id'] for w in written] == [
+        e['image_id'] for e in entries
+    ]
+    assert [w.get('not_refined') for w in written] == [None] * 4 + [
+        'score <= 0', 'not a person (category_id != 1)',
+        'image file missing'
+    ] + ['unreadable image'] * 3
+    for w, e in zip(written[4:], entries[4:]):
+        assert {k: v for k, v in w.items() if k != 'not_refined'} == e
+    assert all('keypoint_peaks' in w for w in written[:4])
+    assert 'refined 4 of 10 entries' in printed
     assert '1 x score <= 0' in printed
     assert '1 x not a person' in printed
     assert '1 x image file missing' in printed  # unknown id: no such file
@@ -256,8 +269,13 @@ def test_unknown_image_id_with_ann(checkpoint, coco_mini, predictions,
         common(checkpoint, coco_mini, write(tmp_path, entries), out) +
         ['--ann',
          osp.join(coco_mini, 'annotations/person_keypoints_val2017.json')])
-    assert len(json.loads(out.read_text())) == 3
-    assert '1 x image_id not in the annotations' in capsys.readouterr().out
+    written = json.loads(out.read_text())
+    assert len(written) == 4
+    assert written[3]['not_refined'] == 'image_id not in the annotations'
+    printed = capsys.readouterr().out
+    assert '1 x image_id not in the annotations' in printed
+    # the AP table scores the annotated images' entries only
+    assert '(3 poses, 3 of them refined)' in printed
 
 
 def test_heatmap_scores_option(checkpoint, coco_mini, predictions, tmp_path):
@@ -333,7 +351,13 @@ def test_given_boxes_are_used_and_bad_ones_skipped(checkpoint, coco_mini,
     entries[3]['bbox'] = [100.0, 50.0, 80.0, 200.0]
     run_refine(
         common(checkpoint, coco_mini, write(tmp_path, entries), out))
-    assert len(json.loads(out.read_text())) == 2
+    written = json.loads(out.read_text())
+    assert [w.get('not_refined') for w in written] == [
+        None, 'bbox not finite or without area',
+        'bbox not finite or without area', None
+    ]
+    # strict JSON: the NaN of the entry written back is null
+    assert written[2]['bbox'] == [10.0, 20.0, None, 50.0]
     assert '2 x bbox not finite or without area' in capsys.readouterr().out
     out.unlink()
     run_refine(
@@ -399,7 +423,9 @@ def test_entry_far_out_skipped_and_counted(checkpoint, coco_mini,
         common(checkpoint, coco_mini,
                write(tmp_path, predictions[:3] + [absurd]), out) +
         ['--vis-dir', tmp_path / 'vis'])
-    assert len(json.loads(out.read_text())) == 3
+    written = json.loads(out.read_text())
+    assert len(written) == 4
+    assert written[3]['not_refined'].startswith('person box without extent')
     assert '1 x person box without extent' in capsys.readouterr().out
     assert len(os.listdir(tmp_path / 'vis')) == 3
 
