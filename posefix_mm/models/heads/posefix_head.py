@@ -82,8 +82,8 @@ class PoseFixHead(BaseHead):
     synthesized input has not: 1 for every joint, so CocoMetric's instance
     score is the input instance score; ``'heatmap'`` the peak of each
     softmax heatmap (always in ``keypoint_peaks``). The refine paths score
-    by :mod:`posefix_mm.engine.refined` from ``keypoint_peaks`` and the
-    input's scores, whatever this setting.
+    by the refine contract (``engine/refined.py``) from ``keypoint_peaks``
+    and the input's scores, whatever this setting.
 
     Per-joint decision (optional, ``decision``, a :class:`JointDecision`):
     predicts for each joint the probability that the refined joint is

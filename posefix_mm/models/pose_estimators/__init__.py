@@ -1,4 +1,3 @@
-from .pose_refiner import PoseRefiner
 from .posefix_estimator import PoseFixEstimator
 
-__all__ = ['PoseFixEstimator', 'PoseRefiner']
+__all__ = ['PoseFixEstimator']

@@ -1,5 +1,8 @@
 """``PoseRefiner``: any MMPose pose model followed by PoseFix, as one
-model (the refinement itself runs in :mod:`posefix_mm.engine.refine`)."""
+model for MMPose's test loop (``tools/test.py``). It runs the refine engine
+(:mod:`.refine`: a DataLoader, a progress bar) inside ``forward``, so it
+lives here, beside the engine, not among the networks of
+``posefix_mm.models``; configs name it by its registered type as before."""
 import logging
 import os.path as osp
 import warnings
@@ -13,9 +16,9 @@ from mmengine.model import BaseModel
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import MODELS
 
-from posefix_mm.engine import (pose_samples, refine_pipeline,
-                               refine_samples, skip_message, write_back)
 from posefix_mm.utils import load_weights
+from .refine import pose_samples, refine_pipeline, refine_samples
+from .refined import skip_message, write_back
 
 
 def _config(config: Union[str, dict, Config], what: str) -> Config:
@@ -39,7 +42,7 @@ class PoseRefiner(BaseModel):
     ``PackPoseInputs``' ``meta_keys``: each predicted instance is refined
     in its own PoseFix crop of the image the pipeline loaded (box from the
     keypoints, as a results file is refined). ``pred_instances`` hold the
-    refined fields of :mod:`posefix_mm.engine.refined` (the refined
+    refined fields of :mod:`.refined` (the refined
     ``keypoints`` and their scores, the pose model's as ``input_keypoints``
     and ``input_keypoint_scores``, ...), so a ``CocoMetric`` and an
     ``InputPoseCocoMetric`` in the test evaluator report both in one run.
