@@ -139,26 +139,35 @@ def blazepose_results(coco_mini):
         osp.join(coco_mini, 'val2017'))
 
 
-@pytest.fixture(scope='session')
-def blazepose_file(coco_mini):
-    """coco_mini's BlazePose results on val: their path, their number of
-    entries and their keypoint AP against the val annotations, computed by
-    pycocotools (independently of posefix_mm's evaluation)."""
+def pycocotools_ap(ann: str, results: str) -> float:
+    """The keypoint AP of a results file against COCO annotations, computed
+    by pycocotools (independently of posefix_mm's evaluation, which uses
+    xtcocotools)."""
     import contextlib
     import io
-    import json
-    from types import SimpleNamespace
 
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
-    path = osp.join(coco_mini, 'predictions', 'blazepose_full_val2017.json')
-    with open(path) as f:
-        count = len(json.load(f))
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(osp.join(coco_mini, 'annotations',
-                           'person_keypoints_val2017.json'))
-        evaluation = COCOeval(gt, gt.loadRes(path), 'keypoints')
+        gt = COCO(str(ann))
+        evaluation = COCOeval(gt, gt.loadRes(str(results)), 'keypoints')
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    return SimpleNamespace(path=path, count=count, ap=evaluation.stats[0])
+    return float(evaluation.stats[0])
+
+
+@pytest.fixture(scope='session')
+def blazepose_file(coco_mini):
+    """coco_mini's BlazePose results on val: their path, their number of
+    entries and their keypoint AP against the val annotations
+    (:func:`pycocotools_ap`)."""
+    import json
+    from types import SimpleNamespace
+    path = osp.join(coco_mini, 'predictions', 'blazepose_full_val2017.json')
+    with open(path) as f:
+        count = len(json.load(f))
+    ap = pycocotools_ap(
+        osp.join(coco_mini, 'annotations', 'person_keypoints_val2017.json'),
+        path)
+    return SimpleNamespace(path=path, count=count, ap=ap)
