@@ -13,7 +13,7 @@ from xtcocotools.coco import COCO
 from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.engine import refine_pipeline, refine_samples
-from posefix_mm.evaluation import coco_keypoint_eval, match
+from posefix_mm.evaluation import cocoeval_keypoints, match
 from posefix_mm.evaluation.calibration import (choose_decision_thr,
                                                joint_table, roc_auc, spread)
 from posefix_mm.models.heads.posefix_head import keeps_input
@@ -117,7 +117,7 @@ class RefinedWithTruth(NamedTuple):
     def ap(self, keypoints) -> float:
         """The AP of the poses at ``keypoints`` (one (K, 2) per output),
         each with its input's instance score."""
-        return coco_keypoint_eval(self.coco, as_results(self.outputs,
+        return cocoeval_keypoints(self.coco, as_results(self.outputs,
                                                         keypoints),
                                   self.sigmas, self.img_ids)['AP']
 

@@ -19,7 +19,7 @@ from posefix_mm.datasets import PoseFixResultsDataset, ResultsFormatError
 from posefix_mm.engine import (NOT_REFINED, image_shards, input_results,
                                refine_pipeline, refine_samples,
                                replace_entries, skip_message, to_coco_results)
-from posefix_mm.evaluation import coco_keypoint_eval, format_ap_table
+from posefix_mm.evaluation import cocoeval_keypoints, format_ap_table
 from posefix_mm.evaluation.error_analysis import match, oks
 from posefix_mm.utils import (CheckpointError, dump_json_atomic,
                               merge_cfg_options)
@@ -283,10 +283,10 @@ def run(args) -> Optional[dict]:
             if e['image_id'] in coco.imgs and e['category_id'] == 1
         ]
         table = dict(
-            input=coco_keypoint_eval(coco,
+            input=cocoeval_keypoints(coco,
                                      [dataset.entries[i] for i in scored],
                                      sigmas),
-            refined=coco_keypoint_eval(coco, [written[i] for i in scored],
+            refined=cocoeval_keypoints(coco, [written[i] for i in scored],
                                        sigmas))
         print(f'COCO keypoint AP/AR on {args.ann} ({len(scored)} poses, '
               f'{len(refined)} of them refined):')

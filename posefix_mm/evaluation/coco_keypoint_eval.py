@@ -1,5 +1,12 @@
-"""COCO keypoint AP/AR of a results list, as MMPose's CocoMetric computes it
-(xtcocotools COCOeval, COCO sigmas, object areas)."""
+"""COCO keypoint AP/AR of a results list as it is: xtcocotools' COCOeval
+with the keypoint sigmas and the ground truth's object areas, each entry
+ranked by its own ``score``: what pycocotools gives for a results file.
+
+It is not MMPose's ``CocoMetric``, which first rescores each pose (by
+default its instance score times the mean of its joint scores above 0.2)
+and removes duplicates by OKS NMS (0.9): the same poses can score a little
+differently there (``InputPoseCocoMetric`` on BlazePose's coco_mini val
+file, 0.002 AP)."""
 import contextlib
 import io
 import json
@@ -15,7 +22,7 @@ STATS_NAMES = ('AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)', 'AR', 'AR .5',
                'AR .75', 'AR (M)', 'AR (L)')
 
 
-def coco_keypoint_eval(coco_gt: COCO,
+def cocoeval_keypoints(coco_gt: COCO,
                        results: List[dict],
                        sigmas: np.ndarray,
                        img_ids: Optional[Sequence[int]] = None) -> dict:

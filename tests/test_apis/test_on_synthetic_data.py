@@ -16,7 +16,7 @@ from posefix_mm.apis.synthetic_inputs import (good_only_tables,
 from posefix_mm.apis.fit_error_tables import ErrorTableFitter
 from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.engine import Refined
-from posefix_mm.evaluation import coco_keypoint_eval, match
+from posefix_mm.evaluation import cocoeval_keypoints, match
 from ..conftest import REPO_ROOT, pycocotools_ap, run_tool, save_model
 from ..synthetic import (coco_dataset, coco_meta, results_of, write_coco,
                          write_results)
@@ -49,9 +49,9 @@ def checkpoint(tmp_path_factory):
 
 def test_ground_truth_as_results_scores_ap_one(data, sigmas):
     coco = COCO(data['ann'])
-    assert coco_keypoint_eval(coco, results_of(data),
+    assert cocoeval_keypoints(coco, results_of(data),
                               sigmas)['AP'] == pytest.approx(1.0)
-    noisy = coco_keypoint_eval(coco, results_of(data, noise=8.0), sigmas)
+    noisy = cocoeval_keypoints(coco, results_of(data, noise=8.0), sigmas)
     assert noisy['AP'] < 0.9
 
 
@@ -179,7 +179,7 @@ def test_decide_and_oracle(data, sigmas):
 def test_synthetic_good_inputs_are_near_the_truth(data, sigmas):
     results = synthetic_results(data['ann'], data['img_dir'], 'good', 0, 0.0)
     assert len(results) == len(data['coco']['annotations'])
-    ap = coco_keypoint_eval(COCO(data['ann']), results, sigmas)['AP']
+    ap = cocoeval_keypoints(COCO(data['ann']), results, sigmas)['AP']
     assert ap > 0.9
     tables = good_only_tables()
     assert all(p == 0 for row in tables['jitter'] for p in row[1])

@@ -37,10 +37,10 @@ def test_reproduces_the_blazepose_val_results(blazepose_file, coco_mini,
     assert proc.returncode == 0, proc.stderr[-2000:]
     from xtcocotools.coco import COCO
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    from posefix_mm.evaluation import coco_keypoint_eval
+    from posefix_mm.evaluation import cocoeval_keypoints
     meta = parse_pose_metainfo(
         dict(from_file='configs/_base_/datasets/coco.py'))
     coco = COCO(f'{coco_mini}/annotations/person_keypoints_val2017.json')
-    stats = coco_keypoint_eval(coco, json.loads(out.read_text()),
+    stats = cocoeval_keypoints(coco, json.loads(out.read_text()),
                                meta['sigmas'])
     assert stats['AP'] == pytest.approx(blazepose_file.ap, abs=0.01)

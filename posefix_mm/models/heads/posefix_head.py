@@ -2,6 +2,7 @@
 heatmaps and soft-argmax coordinates (paper section 5)."""
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmengine.structures import PixelData
 from mmpose.evaluation.functional import keypoint_pck_accuracy
@@ -76,14 +77,14 @@ class PoseFixHead(BaseHead):
     logits and the last layer starts at zero, so an untrained head returns
     the input pose and training learns corrections.
 
-    Keypoint scores of the model's own predictions
-    (``test_cfg['keypoint_score']``, in a test run on synthesized inputs):
-    ``'input'`` (default, as the official code) the input's, which a
-    synthesized input has not: 1 for every joint, so CocoMetric's instance
-    score is the input instance score; ``'heatmap'`` the peak of each
-    softmax heatmap (always in ``keypoint_peaks``). The refine paths score
-    by the refine contract (``engine/refined.py``) from ``keypoint_peaks``
-    and the input's scores, whatever this setting.
+    Keypoint scores of the predictions (``test_cfg['keypoint_score']``):
+    ``'input'`` (default, as the official code) the input's where the
+    samples carry them (``input_keypoint_scores``: a results file, a 2D
+    model; they come out as ``input_keypoint_scores`` too), an absent joint
+    the refiner's peak, as the refine contract (``engine/refined.py``) has
+    it; a synthesized input has no scores: 1 for every joint, so
+    CocoMetric's instance score is the input instance score; ``'heatmap'``
+    the peak of each softmax heatmap (always in ``keypoint_peaks``).
 
     Per-joint decision (optional, ``decision``, a :class:`JointDecision`):
     predicts for each joint the probability that the refined joint is
@@ -377,20 +378,29 @@ class PoseFixHead(BaseHead):
             batch_data_samples, like, self.decision is not None
             or bool(test_cfg.get('gate'))
             or test_cfg.get('decision_model') is not None)
-        out = self.predict_tensors(
-            feats, read_input_pose(batch_data_samples, like), area, sigmas,
-            test_cfg, flipped, flip_indices,
-            read_input_scores(batch_data_samples, like))
+        input_pose = read_input_pose(batch_data_samples, like)
+        input_scores = read_input_scores(batch_data_samples, like)
+        out = self.predict_tensors(feats, input_pose, area, sigmas,
+                                   test_cfg, flipped, flip_indices,
+                                   input_scores)
         preds = self.decode(out.coords.unsqueeze(1))
         peaks = to_numpy(out.peaks)
+        present = to_numpy(input_pose[1] > 0)
         fields = dict(keypoint_refine_probs=out.refine_probs,
                       gated=out.gated, keypoints_kept=out.kept,
-                      keypoint_decision_cues=out.cues)
+                      keypoint_decision_cues=out.cues,
+                      input_keypoint_scores=input_scores)
         fields = {k: to_numpy(v) for k, v in fields.items() if v is not None}
         for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
             if mode == 'heatmap':
                 pred.keypoint_scores = peak[None].copy()
+            elif input_scores is not None:
+                # the contract's rule (engine/refined.py): a present joint
+                # keeps the input's score, an absent one the refiner's peak
+                pred.keypoint_scores = np.where(
+                    present[i], fields['input_keypoint_scores'][i],
+                    peak)[None].astype(np.float32)
             for name, value in fields.items():
                 pred.set_field(value[i][None], name)
         if test_cfg.get('output_heatmaps', False):
