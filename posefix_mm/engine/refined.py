@@ -45,10 +45,12 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 import numpy as np
 
 from posefix_mm.datasets.coco_results import coco_entry, present_joints
+from posefix_mm.models.heads.posefix_head import KEYPOINT_SCORE_MODES
 from posefix_mm.utils.messages import few
 
-#: the score rules of :func:`keypoint_scores` and :func:`instance_score`
-SCORE_MODES = ('input', 'heatmap')
+#: the score rules of :func:`keypoint_scores` and :func:`instance_score`,
+#: the head's (one definition)
+SCORE_MODES = KEYPOINT_SCORE_MODES
 
 
 class Refined(NamedTuple):

@@ -18,6 +18,9 @@ from ..utils import (flip_input_pose, read_input_pose, read_input_scores,
 from .decision_cues import CueDecision, decision_cues
 from .joint_decision import crop_person_area
 
+#: how refined joints are scored: ``'input'`` the input's score (an absent
+#: joint the refiner's peak), ``'heatmap'`` the refiner's peak; the refine
+#: contract (``engine/refined.py``) uses the same
 KEYPOINT_SCORE_MODES = ('input', 'heatmap')
 
 
@@ -389,7 +392,9 @@ class PoseFixHead(BaseHead):
         fields = dict(keypoint_refine_probs=out.refine_probs,
                       gated=out.gated, keypoints_kept=out.kept,
                       keypoint_decision_cues=out.cues,
-                      input_keypoint_scores=input_scores)
+                      input_keypoint_scores=input_scores,
+                      input_absent=input_pose[1] <= 0,
+                      keypoints_refined=~(out.kept & (input_pose[1] > 0)))
         fields = {k: to_numpy(v) for k, v in fields.items() if v is not None}
         for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
