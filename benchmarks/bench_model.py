@@ -75,7 +75,8 @@ def input_pose_samples(batch, w, h, rng):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--repeat', type=int, default=3)
     args = parser.parse_args()

@@ -32,7 +32,8 @@ from timing import interleaved_medians  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--config', default=DEMO_CONFIG)
     parser.add_argument(
         '--checkpoint', help='weights (speed does not need them)')

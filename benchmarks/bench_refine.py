@@ -88,7 +88,8 @@ class NetworkTimed:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--config', default=DEMO_CONFIG)
     parser.add_argument('--data', default=COCO_MINI)
     parser.add_argument('--batch-size', type=int, default=32)

@@ -101,7 +101,8 @@ def over_all(fn, infos):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument(
         '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
     parser.add_argument('--repeat', type=int, default=5)

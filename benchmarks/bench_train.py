@@ -56,7 +56,8 @@ def setup(config: str, batch: int, workers: int):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument(
         '--posefix',
         default=osp.join(REPO, 'configs', 'posefix_r18_coco-mini-128x96.py'))

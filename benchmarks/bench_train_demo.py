@@ -35,7 +35,8 @@ def forever(loader):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument(
         '--config',
         default=osp.join(REPO, 'configs',

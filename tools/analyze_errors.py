@@ -28,7 +28,8 @@ from posefix_mm.visualization.error_plots import (plot_oks, plot_per_joint,
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--ann', required=True, help='COCO keypoint GT')
     parser.add_argument('--input', required=True, help='results to analyze')
     parser.add_argument('--refined', help='the refined results')

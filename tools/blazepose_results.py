@@ -30,7 +30,8 @@ BLAZEPOSE_TO_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26,
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--ann', required=True, help='COCO annotations')
     parser.add_argument('--img-dir', required=True, help='their images')
     parser.add_argument('--out', required=True, help='results JSON')

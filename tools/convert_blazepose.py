@@ -23,7 +23,8 @@ DEFAULT_OUT = osp.join(REPO, 'work_dirs', 'pretrained',
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--out', default=DEFAULT_OUT,
                         help=f'converted weights (default {DEFAULT_OUT})')
     source = parser.add_mutually_exclusive_group()

@@ -55,7 +55,8 @@ from posefix_mm.utils import dump_json_atomic, write_atomic  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--ann', required=True, help='COCO annotations')

@@ -26,7 +26,8 @@ CONFIG = osp.join(REPO, 'configs',
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument(
         '--data', default=osp.join(REPO, '..', 'shared', 'data', 'coco_mini'))
     parser.add_argument(

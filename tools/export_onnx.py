@@ -38,7 +38,8 @@ TOLERANCE_PX = 0.1
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('config', help='PoseFix config')
     parser.add_argument('checkpoint', help='PoseFix checkpoint (local)')
     parser.add_argument('--out', required=True, help='the ONNX file')

@@ -36,7 +36,8 @@ KEYS = ('jitter', 'miss', 'inversion', 'swap', 'swap_crowded')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--results', action='append', required=True,
                         help="an estimator's COCO keypoint results")
     parser.add_argument('--ann', action='append', required=True,

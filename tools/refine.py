@@ -40,7 +40,8 @@ from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('config', help='PoseFix config')
     parser.add_argument(
         'checkpoint',

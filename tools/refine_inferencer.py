@@ -22,7 +22,8 @@ import sys
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     alias_only = '--show-alias' in (sys.argv[1:] if argv is None else argv)
     parser.add_argument(
         'inputs', nargs='?' if alias_only else None,

@@ -22,7 +22,8 @@ from posefix_mm.visualization.synthesis_figure import \
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument(
         '--data',
         default=osp.join('..', 'shared', 'data', 'coco_mini'),

@@ -127,6 +127,16 @@ def _local_file(path: Optional[str], what: str, kind: str) -> None:
             "MMPose's model zoo do not work: pass local paths)")
 
 
+#: said once per call when a top-down 2D model runs without detector and
+#: boxes
+WHOLE_IMAGE_NOTICE = (
+    'RefineInferencer: no person detector and no boxes: the top-down 2D '
+    'model takes each whole image as one person box, so an image gets one '
+    'pose; pass bboxes=[...] per input (one list of x1 y1 x2 y2 boxes per '
+    'image), or det_model=MMDET_CONFIG with det_weights=LOCAL_CHECKPOINT '
+    '(tools/refine_inferencer.py --det-model --det-weights)')
+
+
 class _LocalPose2DInferencer(Pose2DInferencer):
     """MMPose's 2D inferencer, loading its checkpoint strictly (MMPose
     loads non-strictly, with warnings: another model's checkpoint must be
@@ -277,6 +287,11 @@ class RefineInferencer(BaseMMPoseInferencer):
                                                    device, scope, det_model,
                                                    det_weights, det_cat_ids)
         self.visualizer.set_dataset_meta(self.model.dataset_meta)
+        # a top-down 2D model without a detector sees a whole image as one
+        # person (MMPose's 'whole_image'): say so when no boxes are given
+        self._whole_image_topdown = det_model in (
+            'whole_image', 'whole-image') and \
+            self.pose2d_model.cfg.get('data_mode') == 'topdown'
         self.absent_score_thr = absent_score_thr
         self._video_input = False
         self._draw_heatmap = False
@@ -298,6 +313,9 @@ class RefineInferencer(BaseMMPoseInferencer):
         error."""
         self._check_inputs(inputs)
         self.skipped_images = []
+        if self._whole_image_topdown and kwargs.get('bboxes') is None:
+            print_log(WHOLE_IMAGE_NOTICE, logger='current',
+                      level=logging.WARNING)
         yield from super().__call__(inputs, *args, **kwargs)
         if self.skipped_images:
             print_log(f'RefineInferencer: skipped {len(self.skipped_images)} '

@@ -152,15 +152,16 @@ class PoseFixCocoDataset(CocoDataset):
 
     def _log_dropped(self, instance_list: List[dict]) -> None:
         """Say, once per dataset, how many annotations MMPose's filter
-        leaves out of training and why."""
+        leaves out of training (or of the evaluation) and why."""
         reasons = Counter(
             r for r in map(_drop_reason, instance_list) if r is not None)
         kept = len(instance_list) - sum(reasons.values())
         detail = ', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))
+        use = 'evaluated' if self.test_mode else 'trained on'
         print_log(
             f'{self.ann_file}: {kept} of {len(instance_list)} annotations '
-            f'are training persons' + (f'; left out: {detail}'
-                                       if detail else ''),
+            f'are persons {use}' + (f'; left out: {detail}'
+                                    if detail else ''),
             logger='current',
             level=logging.WARNING if any(
                 r in PROBLEMS for r in reasons) else logging.INFO)

@@ -49,6 +49,29 @@ def inferencer(tmp_path_factory):
     return moving_inferencer(tmp_path_factory.mktemp('weights'))
 
 
+def test_whole_image_default_says_so(inferencer, caplog):
+    """A top-down 2D model without detector and boxes: one line says that
+    each image is one person and how to pass boxes or a detector."""
+    import logging
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            [whole] = inferencer(_picture())
+            said = [r.getMessage() for r in caplog.records]
+            caplog.clear()
+            inferencer(_picture(), bboxes=[BOXES])
+            with_boxes = [r.getMessage() for r in caplog.records]
+    finally:
+        logger.removeHandler(caplog.handler)
+    notices = [m for m in said if 'no person detector and no boxes' in m]
+    assert len(notices) == 1 and len(notices[0].splitlines()) == 1
+    assert 'bboxes=' in notices[0] and '--det-model' in notices[0]
+    assert len(whole['predictions'][0]) == 1  # one pose for two persons
+    assert not any('no person detector' in m for m in with_boxes)
+
+
 def test_given_boxes_without_a_detector(inferencer):
     [result] = inferencer(_picture(), bboxes=[BOXES])
     refined = result['predictions'][0]

@@ -97,7 +97,7 @@ def test_dropped_persons_are_counted_with_their_reason(
     assert len(dataset) == 139 - 3
     [(message, level)] = [m for m in logged if path in m[0]]  # once
     assert level == logging.WARNING
-    assert '136 of 259 annotations are training persons' in message
+    assert '136 of 259 annotations are persons trained on' in message
     assert '2 with a zero-area or negative box' in message
     assert '1 whose num_keypoints contradicts its keypoints' in message
 
@@ -123,3 +123,21 @@ def test_truncated_annotation_file_named(coco_mini, tmp_path):
         path.write_text(f.read()[:5000])
     with pytest.raises(ValueError, match=f'{path}: not a COCO annotation'):
         _build(coco_mini, str(path))
+
+
+def test_the_evaluation_split_is_not_called_training(coco_mini, monkeypatch):
+    from posefix_mm.datasets import posefix_coco_dataset
+    logged = []
+    monkeypatch.setattr(posefix_coco_dataset, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    init_default_scope('mmpose')
+    DATASETS.build(
+        dict(
+            type='PoseFixCocoDataset',
+            data_root=coco_mini,
+            ann_file='annotations/person_keypoints_val2017.json',
+            data_prefix=dict(img='val2017/'),
+            test_mode=True,
+            pipeline=[]))
+    [message] = [m for m in logged if 'val2017' in m]
+    assert '120 of 197 annotations are persons evaluated' in message
