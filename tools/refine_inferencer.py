@@ -47,6 +47,10 @@ def parse_args(argv=None):
         help='person category ids of the detector')
     parser.add_argument('--scope', default='mmpose')
     parser.add_argument('--device', help='cpu, cuda, ... (MMPose default)')
+    parser.add_argument(
+        '--random-weights', action='store_true',
+        help='run a model without --pose2d-weights / --refiner-weights '
+        'with untrained weights (without this flag that is an error)')
     parser.add_argument('--no-flip', action='store_true',
                         help='no PoseFix flip test')
     parser.add_argument(
@@ -93,6 +97,7 @@ def main(argv=None) -> int:
     from mmengine.registry import init_default_scope
 
     from posefix_mm.apis import RefineInferencer
+    from posefix_mm.apis.refine_inferencer import MissingWeights
     from posefix_mm.utils import CheckpointError
     if args.show_alias:
         from posefix_mm.apis.refine_inferencer import model_aliases
@@ -117,7 +122,8 @@ def main(argv=None) -> int:
             scope=args.scope,
             show_progress=args.show_progress,
             flip=not args.no_flip,
-            absent_score_thr=args.absent_score_thr)
+            absent_score_thr=args.absent_score_thr,
+            random_weights=args.random_weights)
         results = inferencer(
             args.inputs,
             show=args.show,
@@ -136,6 +142,9 @@ def main(argv=None) -> int:
             use_oks_tracking=args.use_oks_tracking,
             tracking_thr=args.tracking_thr)
         count = sum(1 for _ in results)
+    except MissingWeights as e:  # before any model is built: exit code 2
+        print(f'error: {e}', file=sys.stderr)
+        raise SystemExit(2)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         raise SystemExit(f'error: {e}')
     print(f'refined the poses of {count} images or frames'

@@ -137,6 +137,11 @@ WHOLE_IMAGE_NOTICE = (
     '(tools/refine_inferencer.py --det-model --det-weights)')
 
 
+class MissingWeights(ValueError):
+    """A model of the inferencer has no checkpoint and random weights were
+    not asked for."""
+
+
 class _LocalPose2DInferencer(Pose2DInferencer):
     """MMPose's 2D inferencer, loading its checkpoint strictly (MMPose
     loads non-strictly, with warnings: another model's checkpoint must be
@@ -220,10 +225,9 @@ class RefineInferencer(BaseMMPoseInferencer):
     Args:
         pose2d (str): local config of the 2D pose model, or the name of a
             config MMPose ships.
-        pose2d_weights (str, optional): its local checkpoint.
+        pose2d_weights (str): its local checkpoint.
         refiner (str): local PoseFix config.
-        refiner_weights (str, optional): local PoseFix checkpoint (None:
-            untrained weights, for tests).
+        refiner_weights (str): local PoseFix checkpoint.
         det_model (str, optional): ``'whole_image'`` (default here: no
             detector, one box per image) or a local mmdet config.
         det_weights (str, optional): local mmdet checkpoint.
@@ -236,6 +240,10 @@ class RefineInferencer(BaseMMPoseInferencer):
             below this are absent: PoseFix estimates them from the image
             (see :func:`~posefix_mm.datasets.coco_results.present_joints`).
             Default None: only joints at (0, 0).
+        random_weights (bool): run a model whose checkpoint is not given
+            with untrained (random) weights. Default False: a missing
+            ``pose2d_weights`` or ``refiner_weights`` is an error, never
+            plausible-looking poses from random weights.
     """
 
     preprocess_kwargs: set = {
@@ -261,13 +269,25 @@ class RefineInferencer(BaseMMPoseInferencer):
                  scope: str = 'mmpose',
                  show_progress: bool = False,
                  flip: bool = True,
-                 absent_score_thr: Optional[float] = None):
+                 absent_score_thr: Optional[float] = None,
+                 random_weights: bool = False):
         if refiner is None:
             raise ValueError('refiner: a local PoseFix config is required')
         pose2d = resolve_pose2d(pose2d)
         _local_file(pose2d_weights, 'pose2d_weights', 'checkpoint')
         _local_file(refiner, 'refiner', 'config')
         _local_file(refiner_weights, 'refiner_weights', 'checkpoint')
+        missing = [
+            name for name, path in (('pose2d_weights', pose2d_weights),
+                                    ('refiner_weights', refiner_weights))
+            if path is None
+        ]
+        if missing and not random_weights:
+            raise MissingWeights(
+                f'{" and ".join(missing)}: no checkpoint given; the model '
+                'would run with random weights. Pass a local checkpoint, '
+                'or random_weights=True (--random-weights) to run untrained '
+                'models on purpose')
         det_model = det_model or 'whole_image'
         if det_model not in ('whole_image', 'whole-image'):
             _local_file(det_model, 'det_model', 'config')

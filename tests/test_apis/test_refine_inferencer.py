@@ -1,5 +1,6 @@
 """RefineInferencer end to end on real coco_mini images, fully offline, with
 randomly initialised models saved locally."""
+import contextlib
 import glob
 import json
 import os
@@ -173,6 +174,41 @@ def test_missing_weights_are_errors_not_downloads(weights, field):
         kwargs[field] = '/nowhere/missing.pth'
     with pytest.raises(FileNotFoundError, match=f'{field}.*/nowhere/'):
         RefineInferencer(**kwargs)
+
+
+@pytest.mark.parametrize('missing', [('pose2d_weights', ),
+                                     ('refiner_weights', ),
+                                     ('pose2d_weights', 'refiner_weights')])
+def test_no_silent_random_weights(weights, missing):
+    from posefix_mm.apis.refine_inferencer import MissingWeights
+    kwargs = dict(
+        pose2d=BASE_CONFIG, pose2d_weights=weights['pose2d'],
+        refiner=REFINER_CONFIG, refiner_weights=weights['refiner'],
+        device='cpu')
+    for field in missing:
+        kwargs[field] = None
+    with pytest.raises(MissingWeights,
+                       match=' and '.join(missing) + ': no checkpoint'):
+        RefineInferencer(**kwargs)
+    # asked for by name, untrained models run
+    with pytest.warns(UserWarning, match='untrained') if (
+            'refiner_weights' in missing) else contextlib.nullcontext():
+        RefineInferencer(**kwargs, random_weights=True)
+
+
+def test_command_line_without_weights_refused(images, tmp_path, capsys):
+    from ..conftest import run_tool
+    with pytest.raises(SystemExit) as e:
+        run_tool('refine_inferencer', [
+            images[0], '--pose2d', BASE_CONFIG, '--refiner', REFINER_CONFIG,
+            '--pred-out-dir', tmp_path / 'preds'
+        ])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert 'pose2d_weights and refiner_weights: no checkpoint' in err
+    assert '--random-weights' in err
+    assert not (tmp_path / 'preds').exists()
 
 
 def test_unreadable_image_named(inferencer, tmp_path):
