@@ -176,8 +176,9 @@ def refine_with_truth(config: str,
     if model is None:
         model = init_refiner(config, checkpoint, device,
                              test_cfg=dict(decision_thr=None))
-    if model.head.decision is None:
-        raise ValueError('the model has no per-joint decision')
+    if model.head.decision is None and \
+            model.head.decision_model(model.test_cfg) is None:
+        raise DecisionReportError('the model has no per-joint decision')
     outputs, _ = refine_samples(
         model, (dataset.get_data_info(i) for i in range(len(dataset))),
         Compose(refine_pipeline(model.cfg)), batch_size, total=len(dataset))

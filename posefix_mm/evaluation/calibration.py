@@ -1,5 +1,8 @@
-"""Choosing the per-joint decision's threshold on real inputs with ground
-truth (a user's validation results, or held-out training images)."""
+"""The per-joint decision measured and fitted on real inputs with ground
+truth (a user's validation results, or held-out training images): the
+joint table of cues and labels, ROC AUC, the logistic fit of a
+:class:`~posefix_mm.models.heads.decision_cues.CueDecision`, the threshold
+that never loses, and the calibrated config."""
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, Optional, Sequence
