@@ -27,10 +27,11 @@ from posefix_mm.visualization import person_panels
 from .inference import init_refiner
 
 
-def report_skips(skipped: Counter, strict: bool, missing=()) -> None:
+def report_skips(skipped: Counter, strict: bool, missing=(),
+                 unreadable=()) -> None:
     """:func:`~posefix_mm.engine.skip_message` printed, or with
     ``strict`` the error."""
-    message = skip_message(skipped, missing)
+    message = skip_message(skipped, missing, unreadable)
     if message and strict:
         raise SystemExit(f'error (--strict): {message}')
     if message:
@@ -241,15 +242,21 @@ def run(args) -> Optional[dict]:
     reasons = dict(dataset.skipped_entries)
     reasons.update(
         (samples[p]['id'], reason) for p, reason in skipped_samples)
+    unreadable_files = list(dict.fromkeys(
+        samples[p]['img_path'] for p, reason in skipped_samples
+        if reason == 'unreadable image'))
     if world_size > 1:
         outputs = sorted((o for part in all_gather_object(outputs)
                           for o in part), key=lambda o: o.info['id'])
         unreadable = sum(all_gather_object(unreadable), Counter())
         for part in all_gather_object(reasons):
             reasons.update(part)
+        unreadable_files = list(dict.fromkeys(
+            f for part in all_gather_object(unreadable_files)
+            for f in part))
         if rank != 0:
             return None
-    report_skips(unreadable, args.strict)
+    report_skips(unreadable, args.strict, unreadable=unreadable_files)
     if not outputs:
         raise SystemExit('error: no entry could be refined; nothing written')
     refined = to_coco_results(outputs, args.keypoint_score,

@@ -235,14 +235,18 @@ def write_back(keypoints: np.ndarray,
     return fields
 
 
-def skip_message(skipped: Counter, missing: Sequence[str] = ()) -> str:
+def skip_message(skipped: Counter,
+                 missing: Sequence[str] = (),
+                 unreadable: Sequence[str] = ()) -> str:
     """What was not refined and why, one line per reason (the first few
-    missing files named): the one skip report of every path. Empty when
-    nothing was skipped."""
+    missing and unreadable files named): the one skip report of every path.
+    Empty when nothing was skipped."""
     if not skipped:
         return ''
     lines = [f'  {count} x {reason}' for reason, count in skipped.items()]
     if missing:
         lines.append(f'    missing: {few(missing)}')
+    if unreadable:
+        lines.append(f'    unreadable: {few(unreadable)}')
     return (f'{sum(skipped.values())} poses not refined:\n' +
             '\n'.join(lines))

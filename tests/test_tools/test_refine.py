@@ -255,6 +255,11 @@ def test_unrefinable_entries_skipped_and_counted(checkpoint, coco_mini,
     assert '1 x not a person' in printed
     assert '1 x image file missing' in printed  # unknown id: no such file
     assert '3 x unreadable image' in printed
+    # the unreadable files are named, as the inferencer names them
+    [named] = [line for line in printed.splitlines()
+               if 'unreadable: ' in line]
+    for entry in entries[-3:]:
+        assert f'{entry["image_id"]:012d}.jpg' in named
     out.unlink()
     with pytest.raises(SystemExit, match='--strict'):
         run_refine(args + ['--strict'])
