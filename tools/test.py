@@ -4,6 +4,7 @@ MMEngine is imported."""
 import argparse
 import os
 import os.path as osp
+import sys
 
 from posefix_mm.utils.compat import apply as apply_compat
 
@@ -16,7 +17,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from posefix_mm.apis import dump_json_atomic  # noqa: E402
 from posefix_mm.utils import (CheckpointError, load_weights,  # noqa: E402
-                              merge_cfg_options)
+                              merge_cfg_options, missing_results_files)
 
 
 def parse_args():
@@ -85,6 +86,14 @@ class SaveMetricHook(Hook):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    # a results file the config tests on, missing: one line each, before
+    # any work
+    missing = [m for m in missing_results_files(cfg)
+               if m.startswith('test_dataloader')]
+    if missing:
+        for line in missing:
+            print(f'error: {line}', file=sys.stderr)
+        raise SystemExit(2)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(
         runner.model) else runner.model

@@ -3,6 +3,7 @@ environment fixes of posefix_mm applied before MMEngine is imported."""
 import argparse
 import os
 import os.path as osp
+import sys
 
 from posefix_mm.utils.compat import apply as apply_compat
 
@@ -12,7 +13,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from posefix_mm.utils import (CheckpointError,  # noqa: E402
-                              merge_cfg_options, read_checkpoint)
+                              merge_cfg_options, missing_results_files,
+                              read_checkpoint)
 
 
 def parse_args():
@@ -100,8 +102,21 @@ def main():
         except (CheckpointError, FileNotFoundError) as e:
             raise SystemExit(f'error: {e}')
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_results_files(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+
+
+def check_results_files(cfg: Config) -> None:
+    """A results file the config validates on, missing: one line each
+    (what it is, the option that gives it), exit code 2, before any
+    work."""
+    missing = [m for m in missing_results_files(cfg)
+               if m.startswith('val_dataloader')]
+    if missing:
+        for line in missing:
+            print(f'error: {line}', file=sys.stderr)
+        raise SystemExit(2)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,7 @@
 """Config overrides the way users expect them: one ``data_root`` moves
 every path under it."""
+import os.path as osp
+
 from mmengine.config import Config, ConfigDict
 
 
@@ -46,3 +48,29 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
             if key not in options:
                 cfg[key] = _moved(cfg[key], roots)
     return cfg
+
+
+#: the dataloaders whose dataset may refine a results file
+_LOADERS = ('val_dataloader', 'test_dataloader')
+
+
+def missing_results_files(cfg: Config) -> list:
+    """One line per validation / test dataloader whose dataset refines a
+    pose estimator's results file (``PoseFixResultsDataset``) that does not
+    exist: what the file is and the option that gives it."""
+    lines = []
+    for loader in _LOADERS:
+        dataset = (cfg.get(loader) or {}).get('dataset') or {}
+        if dataset.get('type') != 'PoseFixResultsDataset':
+            continue
+        path = dataset.get('input_file')
+        if path and not osp.isfile(path):
+            lines.append(
+                f'{loader}.dataset.input_file: no file {path}: this config '
+                'is validated by refining a pose estimator\'s COCO keypoint '
+                'results on val2017 (a detector + top-down model\'s '
+                'keypoints_val2017_results.json); give yours with '
+                f'--cfg-options {loader}.dataset.input_file=RESULTS.json'
+                + (', or train without validation: --no-validate'
+                   if loader == 'val_dataloader' else ''))
+    return lines
