@@ -7,8 +7,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DEPS_STAMP := $(VENV)/.deps-installed
 # BlazePose's landmark weights (Apache-2.0), converted once from the
-# mediapipe 0.10.21 wheel that pip downloads (no install)
-BLAZEPOSE_WEIGHTS := work_dirs/pretrained/blazepose_landmark_full.pth
+# mediapipe 0.10.21 wheel that pip downloads (no install), into the user's
+# folder where the configs find them from anywhere (posefix_mm://...:
+# $POSEFIX_MM_HOME, default $XDG_CACHE_HOME/posefix_mm or ~/.cache/posefix_mm)
+POSEFIX_MM_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/posefix_mm
+export POSEFIX_MM_HOME
+BLAZEPOSE_WEIGHTS := $(POSEFIX_MM_HOME)/pretrained/blazepose_landmark_full.pth
 PKG_STAMP := $(VENV)/.posefix_mm-installed
 PKG_SOURCES := setup.py README.md model-index.yml $(shell find posefix_mm tools configs \
 	\( -name '*.py' -o -name '*.yml' \) -not -path '*/.mim/*' 2>/dev/null)

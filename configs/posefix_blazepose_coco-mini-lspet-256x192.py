@@ -40,8 +40,10 @@ codec = dict(
     type='PoseFixLabel', input_size=(192, 256), heatmap_size=(48, 64))
 
 # model settings
-blazepose_weights = '{{ fileDirname }}/../work_dirs/pretrained/' \
-    'blazepose_landmark_full.pth'
+# in the user's folder, whatever folder this runs from (posefix_mm://:
+# $POSEFIX_MM_HOME, default ~/.cache/posefix_mm; `make setup`, or `mim run
+# posefix_mm convert_blazepose` after a pip install, fills it)
+blazepose_weights = 'posefix_mm://pretrained/blazepose_landmark_full.pth'
 # BlazePose landmark of each COCO keypoint (nose, eyes, ears, shoulders,
 # elbows, wrists, hips, knees, ankles)
 blazepose_to_coco = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26,

@@ -7,9 +7,14 @@ a wheel already there is reused) and ``pose_landmark_full.tflite`` is read
 from it; ``--tflite`` or ``--wheel`` take a local file instead. The output
 is written once: an existing file is kept unless ``--force``.
 
+The default output is where the configs find it, in the user's folder:
+``$POSEFIX_MM_HOME/pretrained/blazepose_landmark_full.pth``
+(``POSEFIX_MM_HOME`` defaults to ``~/.cache/posefix_mm``), never the
+repository or site-packages; ``make setup`` runs this, and after a pip
+install ``mim run posefix_mm convert_blazepose`` does.
+
 Usage:
-    python tools/convert_blazepose.py \\
-        [--out work_dirs/pretrained/blazepose_landmark_full.pth] \\
+    python tools/convert_blazepose.py [--out FILE]
         [--tflite FILE | --wheel FILE] [--force]
 """
 import argparse
@@ -17,16 +22,22 @@ import os.path as osp
 import sys
 import zipfile
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT_OUT = osp.join(REPO, 'work_dirs', 'pretrained',
-                       'blazepose_landmark_full.pth')
+
+def default_out() -> str:
+    """Where the configs look (``posefix_mm://pretrained/...``), without
+    importing posefix_mm's models (``--help`` stays quick)."""
+    from posefix_mm.utils.paths import BLAZEPOSE_WEIGHTS, resolve_path
+    return resolve_path(BLAZEPOSE_WEIGHTS)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0].replace('\n', ' '))
-    parser.add_argument('--out', default=DEFAULT_OUT,
-                        help=f'converted weights (default {DEFAULT_OUT})')
+    parser.add_argument(
+        '--out', default=None,
+        help='converted weights (default: where the configs find them, '
+        '$POSEFIX_MM_HOME/pretrained/blazepose_landmark_full.pth, '
+        'POSEFIX_MM_HOME defaulting to ~/.cache/posefix_mm)')
     source = parser.add_mutually_exclusive_group()
     source.add_argument('--tflite', help='a local pose_landmark_full.tflite')
     source.add_argument('--wheel', help='a local mediapipe 0.10.21 wheel')
@@ -37,6 +48,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.out = args.out or default_out()
     if osp.isfile(args.out) and not args.force:
         print(f'{args.out} exists (--force to convert again)')
         return

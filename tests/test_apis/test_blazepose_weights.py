@@ -13,7 +13,8 @@ import torch
 from posefix_mm.apis.blazepose_weights import (TFLITE_MEMBER, convert,
                                                read_tflite)
 from posefix_mm.models.backbones import BlazePoseBackbone
-from ..conftest import REPO_ROOT, run_tool
+from posefix_mm.utils.paths import posefix_home
+from ..conftest import run_tool
 
 # the heatmap logits reach |70| on these images; float32 accumulation in
 # another order moves them by ~2e-4 (measured)
@@ -26,12 +27,11 @@ def wheel():
     POSEFIX_MEDIAPIPE_WHEEL)."""
     wheel = os.environ.get('POSEFIX_MEDIAPIPE_WHEEL')
     if wheel is None:
-        found = glob.glob(
-            osp.join(REPO_ROOT, 'work_dirs', 'pretrained',
-                     'mediapipe-0.10.21-*.whl'))
+        folder = osp.join(posefix_home(), 'pretrained')
+        found = glob.glob(osp.join(folder, 'mediapipe-0.10.21-*.whl'))
         if not found:
-            pytest.fail('no mediapipe 0.10.21 wheel in work_dirs/pretrained '
-                        '(make setup downloads it); or set '
+            pytest.fail(f'no mediapipe 0.10.21 wheel in {folder} (make '
+                        'setup downloads it); or set '
                         'POSEFIX_MEDIAPIPE_WHEEL')
         wheel = found[0]
     return wheel

@@ -105,8 +105,35 @@ def test_num_deconvs_needs_no_skips():
                  num_deconvs=0))
 
 
-def test_missing_weights_say_how_to_make_them(tmp_path):
+def test_missing_weights_say_how_to_make_them(tmp_path, monkeypatch):
     backbone = BlazePoseBackbone(
         in_channels=20, pretrained=str(tmp_path / 'none.pth'))
-    with pytest.raises(FileNotFoundError, match='convert_blazepose.py'):
+    with pytest.raises(FileNotFoundError,
+                       match='none.pth; make it with `make setup`.*'
+                       'mim run posefix_mm convert_blazepose'):
         backbone.init_weights()
+    # the configs' posefix_mm:// names a file of the user's folder, which
+    # POSEFIX_MM_HOME moves
+    monkeypatch.setenv('POSEFIX_MM_HOME', str(tmp_path / 'home'))
+    backbone = BlazePoseBackbone(
+        in_channels=20, pretrained='posefix_mm://pretrained/w.pth')
+    with pytest.raises(FileNotFoundError) as error:
+        backbone.init_weights()
+    message = str(error.value)
+    assert len(message.splitlines()) == 1
+    assert f'no file {tmp_path}/home/pretrained/w.pth' in message
+    assert f'POSEFIX_MM_HOME: {tmp_path}/home' in message
+
+
+def test_posefix_mm_paths_follow_the_home_folder(tmp_path, monkeypatch):
+    from posefix_mm.utils.paths import pretrained_file, resolve_path
+    monkeypatch.delenv('POSEFIX_MM_HOME', raising=False)
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    assert resolve_path('posefix_mm://a/b.pth') == str(
+        tmp_path / 'cache' / 'posefix_mm' / 'a' / 'b.pth')
+    assert resolve_path('/elsewhere/b.pth') == '/elsewhere/b.pth'
+    monkeypatch.setenv('POSEFIX_MM_HOME', str(tmp_path / 'mine'))
+    (tmp_path / 'mine' / 'a').mkdir(parents=True)
+    (tmp_path / 'mine' / 'a' / 'b.pth').write_bytes(b'x')
+    assert pretrained_file('posefix_mm://a/b.pth', 'w') == str(
+        tmp_path / 'mine' / 'a' / 'b.pth')

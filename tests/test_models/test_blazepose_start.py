@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config
 
 from posefix_mm.models.backbones import BLAZEPOSE_TO_COCO
+from posefix_mm.utils.paths import resolve_path
 from ..conftest import REPO_ROOT, run_tool, save_model
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
@@ -16,7 +17,7 @@ CONFIG = osp.join(REPO_ROOT, 'configs',
 
 @pytest.fixture(scope='module')
 def start_checkpoint(tmp_path_factory):
-    weights = Config.fromfile(CONFIG).model.backbone.pretrained
+    weights = resolve_path(Config.fromfile(CONFIG).model.backbone.pretrained)
     if not osp.isfile(weights):
         pytest.fail(f'no converted BlazePose weights at {weights} '
                     '(make setup converts them)')

@@ -110,3 +110,40 @@ def test_mim_search_lists_the_configs(venv_bin, tmp_path):
     with open(osp.join(REPO_ROOT, 'configs', 'metafile.yml')) as f:
         for model in yaml.safe_load(f)['Models']:
             assert osp.isfile(osp.join(REPO_ROOT, model['Config']))
+
+
+@pytest.mark.parametrize('name, options', [
+    ('posefix_blazepose_coco-mini-lspet-256x192.py', [
+        'train_cfg.max_iters=1', 'train_cfg.val_interval=1',
+        'val_dataloader.dataset.indices=2'
+    ]),
+    ('posefix_r152.py', [
+        'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=2',
+        'model.pretrained_backbone=None', 'val_dataloader.dataset.input_file'
+        '={coco_mini}/predictions/blazepose_full_val2017.json'
+    ]),
+])
+def test_mim_train_from_another_folder(name, options, tmp_path, venv_bin,
+                                       coco_mini, lspet):
+    """A config of the installed package, named alone, trains from any
+    folder: its data moved by one option per root, its pose-pretrained
+    weights found in the user's folder (make setup filled it)."""
+    small = [
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.batch_size=2', 'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False',
+        'default_hooks.logger.interval=1'
+    ]
+    roots = [f'data_root={coco_mini}/', f'lspet_root={lspet}/']
+    proc = subprocess.run([
+        osp.join(venv_bin, 'mim'), 'train', 'posefix_mm', name,
+        '--work-dir', str(tmp_path / 'run'), '--gpus', '0', '--cfg-options',
+        *small, *roots, *[o.format(coco_mini=coco_mini) for o in options]
+    ], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert '.mim/tools/train.py' in out
+    assert glob.glob(str(tmp_path / 'run' / '*.pth'))
+    if name.startswith('posefix_blazepose'):
+        assert 'BlazePoseBackbone: weights from' in out

@@ -2,7 +2,6 @@
 Apache-2.0) up to the features of its landmark heatmap, as an MMPose
 backbone whose stem also takes the input pose."""
 import logging
-import os.path as osp
 from typing import Optional, Tuple
 
 import torch
@@ -12,6 +11,7 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from posefix_mm.utils.checkpoint import read_checkpoint
+from posefix_mm.utils.paths import pretrained_file
 
 # BlazePose landmark of each COCO keypoint (nose, eyes, ears, shoulders,
 # elbows, wrists, hips, knees, ankles)
@@ -90,8 +90,10 @@ class BlazePoseBackbone(BaseModule):
     Args:
         in_channels (int): 3 + K.
         pretrained (str, optional): weights converted from the TFLite file
-            by ``tools/convert_blazepose.py`` (3-channel stem); loaded by
-            :meth:`init_weights`. None: from scratch.
+            by ``tools/convert_blazepose.py`` (3-channel stem): a local
+            file, or ``posefix_mm://...`` in the user's folder
+            (:mod:`posefix_mm.utils.paths`); loaded by :meth:`init_weights`.
+            None: from scratch.
         init_cfg (dict, optional): MMEngine's initialisation config.
 
     Returns (forward): a 1-tuple with the (B, 48, H/4, W/4) features.
@@ -142,16 +144,11 @@ class BlazePoseBackbone(BaseModule):
             print_log('BlazePoseBackbone: pretrained=None: from scratch',
                       logger='current', level=logging.WARNING)
             return
-        if not osp.isfile(self.pretrained):
-            raise FileNotFoundError(
-                f'BlazePoseBackbone.pretrained: no file {self.pretrained}; '
-                'make it with `python tools/convert_blazepose.py --out '
-                f'{self.pretrained}` (`make setup` does) or pass '
-                'pretrained=None to train from scratch')
-        state = read_checkpoint(self.pretrained, 'BlazePoseBackbone.'
-                                'pretrained')
-        self.load_image_weights(state, self.pretrained)
-        print_log(f'BlazePoseBackbone: weights from {self.pretrained} '
+        path = pretrained_file(self.pretrained,
+                               'BlazePoseBackbone.pretrained')
+        state = read_checkpoint(path, 'BlazePoseBackbone.pretrained')
+        self.load_image_weights(state, path)
+        print_log(f'BlazePoseBackbone: weights from {path} '
                   f'(image channels; {self.in_channels - 3} pose channels '
                   'zero)', logger='current')
 

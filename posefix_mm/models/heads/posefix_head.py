@@ -12,6 +12,7 @@ from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
 from posefix_mm.utils.checkpoint import read_checkpoint
+from posefix_mm.utils.paths import pretrained_file
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 from ..utils import (flip_input_pose, read_input_pose, read_input_scores,
                      render_gaussian_heatmaps, soft_argmax, unflip_coordinates)
@@ -123,7 +124,8 @@ class PoseFixHead(BaseHead):
             final layer then reads ``in_channels`` features directly.
         pretrained_final_layer (dict, optional): start the final layer from
             rows of a pretrained heatmap layer: ``checkpoint`` (a local
-            file), ``prefix`` of its keys (``'heatmap.'``), ``rows`` (the
+            file, or ``posefix_mm://...``: :mod:`posefix_mm.utils.paths`),
+            ``prefix`` of its keys (``'heatmap.'``), ``rows`` (the
             pretrained output channel of each of the K joints). Loaded by
             :meth:`init_weights`, also with the input prior (the refiner
             then starts as the pretrained heatmap times the input pose).
@@ -209,6 +211,7 @@ class PoseFixHead(BaseHead):
     def _load_final_layer(self, checkpoint: str, rows: Sequence[int],
                           prefix: str = 'heatmap.') -> None:
         """The final layer from ``rows`` of a pretrained 1x1 layer."""
+        checkpoint = pretrained_file(checkpoint, 'pretrained_final_layer')
         state = read_checkpoint(checkpoint, 'pretrained_final_layer')
         state = state.get('state_dict', state)
         weight, bias = (state.get(prefix + k) for k in ('weight', 'bias'))
