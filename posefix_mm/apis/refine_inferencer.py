@@ -1,5 +1,7 @@
 """PoseFix after any MMPose 2D model, as an MMPose inferencer."""
 import logging
+import mimetypes
+import os
 import os.path as osp
 from typing import List, Optional, Sequence, Union
 
@@ -135,6 +137,41 @@ WHOLE_IMAGE_NOTICE = (
     'pose; pass bboxes=[...] per input (one list of x1 y1 x2 y2 boxes per '
     'image), or det_model=MMDET_CONFIG with det_weights=LOCAL_CHECKPOINT '
     '(tools/refine_inferencer.py --det-model --det-weights)')
+
+
+def _media_type(path: str) -> Optional[str]:
+    """``'image'``, ``'video'``, ... by the file name (as MMPose's
+    inferencers tell them), None when unknown."""
+    kind = mimetypes.guess_type(path)[0]
+    return kind.split('/')[0] if kind else None
+
+
+def _check_video(path: str) -> None:
+    """A video whose first frame can be read, or a one-line error naming
+    it (a damaged or cut file, or one without a frame)."""
+    capture = cv2.VideoCapture(path)
+    try:
+        readable = capture.isOpened() and capture.read()[0]
+    finally:
+        capture.release()
+    if not readable:
+        raise ValueError(f'RefineInferencer: {path}: no frame can be read '
+                         '(a damaged or cut video, or one without frames)')
+
+
+def _check_folder(path: str) -> None:
+    """A folder with at least one image (by its name), only images and
+    files MMPose can tell (a file of unknown type would stop MMPose's
+    listing half-way), or a one-line error naming it."""
+    names = sorted(n for n in os.listdir(path)
+                   if osp.isfile(osp.join(path, n)))
+    unknown = [n for n in names if _media_type(n) is None]
+    if unknown:
+        raise ValueError(f'RefineInferencer: {path}: {few(unknown)} are no '
+                         'image files (by their names); a folder of images '
+                         'only')
+    if not any(_media_type(n) == 'image' for n in names):
+        raise ValueError(f'RefineInferencer: {path}: a folder without images')
 
 
 class MissingWeights(ValueError):
@@ -365,6 +402,10 @@ class RefineInferencer(BaseMMPoseInferencer):
             elif isinstance(inputs, (list, tuple)) and osp.isdir(item):
                 raise ValueError(f'RefineInferencer: {item} is a folder; '
                                  'pass a folder alone, not in a list')
+            elif osp.isdir(item):
+                _check_folder(item)
+            elif _media_type(item) == 'video':
+                _check_video(item)
 
     def preprocess(self, inputs, batch_size: int = 1, bboxes=None,
                    **kwargs):

@@ -214,3 +214,57 @@ def test_command_line_lists_the_aliases(capsys):
     assert 'config (--pose2d NAME' in lines[0]
     assert any(line.split() == ['human', 'rtmpose-m_8xb256-420e_body8-256x192']
                for line in lines)
+
+
+def _video(path, frames: int) -> str:
+    """An mp4 of ``frames`` drawn frames (0: a file without frames)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 5,
+                             (320, 240))
+    for i in range(frames):
+        writer.write(_picture(shift=4 * i))
+    writer.release()
+    return str(path)
+
+
+def test_damaged_and_empty_inputs_named_before_work(inferencer, tmp_path):
+    whole = _video(tmp_path / 'whole.mp4', 4)
+    data = open(whole, 'rb').read()
+    cut = tmp_path / 'cut.mp4'
+    cut.write_bytes(data[:len(data) // 2])
+    frameless = _video(tmp_path / 'frameless.mp4', 0)
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    odd = tmp_path / 'odd'
+    odd.mkdir()
+    cv2.imwrite(str(odd / 'a.jpg'), _picture())
+    (odd / 'NOTES').write_text('no extension')
+    out = tmp_path / 'preds'
+    for path, message in ((cut, 'no frame can be read'),
+                          (frameless, 'no frame can be read'),
+                          (empty, 'a folder without images'),
+                          (odd, 'NOTES are no image files')):
+        with pytest.raises(ValueError) as error:
+            list(inferencer(str(path), pred_out_dir=str(out)))
+        assert f'{path}: {message}' in str(error.value)
+        assert len(str(error.value).splitlines()) == 1
+        assert not out.exists()  # nothing half-written
+    # the whole video is read: a result per frame
+    assert len(list(inferencer(whole, bboxes=[BOXES] * 4))) == 4
+
+
+def test_command_line_names_a_damaged_video(inferencer, tmp_path):
+    from ..conftest import run_tool
+    whole = _video(tmp_path / 'whole.mp4', 2)
+    cut = tmp_path / 'cut.mp4'
+    cut.write_bytes(open(whole, 'rb').read()[:300])
+    weights = tmp_path / 'w'
+    weights.mkdir()
+    with pytest.raises(SystemExit, match=f'error: .*{cut}: no frame'):
+        run_tool('refine_inferencer', [
+            cut, '--pose2d', BASE_CONFIG, '--pose2d-weights',
+            save_model(BASE_CONFIG, weights / 'base.pth'), '--refiner',
+            REFINER_CONFIG, '--refiner-weights',
+            save_model(REFINER_CONFIG, weights / 'refiner.pth'),
+            '--pred-out-dir', tmp_path / 'preds'
+        ])
+    assert not (tmp_path / 'preds').exists()
