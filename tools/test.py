@@ -43,6 +43,10 @@ def parse_args():
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--random-weights', action='store_true',
+        help='test a model without CHECKPOINT (and whose config names '
+        'none) with untrained weights (without this flag that is an error)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -83,9 +87,27 @@ class SaveMetricHook(Hook):
             dump_json_atomic(metrics, self.out_file)
 
 
+def check_weights(cfg: Config, args: argparse.Namespace) -> None:
+    """No silent random weights: without CHECKPOINT, a config must name its
+    own (a PoseRefiner's ``refiner_checkpoint``; it warns itself of a
+    missing pose model checkpoint), or --random-weights ask for them."""
+    if args.checkpoint or args.random_weights:
+        return
+    model = cfg.model
+    if model.get('type') == 'PoseRefiner' and model.get('refiner_checkpoint'):
+        return
+    print(f'error: no CHECKPOINT, and {args.config} names none: the model '
+          'would be tested with random weights; pass CHECKPOINT (a '
+          'PoseRefiner config: --cfg-options model.refiner_checkpoint=... '
+          'model.pose_checkpoint=...), or --random-weights to test '
+          'untrained weights on purpose', file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_weights(cfg, args)
     # a results file the config tests on, missing: one line each, before
     # any work
     missing = [m for m in missing_results_files(cfg)

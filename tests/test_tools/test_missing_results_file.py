@@ -15,7 +15,8 @@ def _run(tool, tmp_path, *options):
     return subprocess.run([
         sys.executable,
         osp.join(REPO_ROOT, 'tools', f'{tool}.py'), PAPER_CONFIG,
-        *(['--work-dir', str(tmp_path / 'run')] if tool == 'train' else []),
+        *(['--work-dir', str(tmp_path / 'run')] if tool == 'train' else
+          ['--random-weights']),
         '--cfg-options', f'data_root={tmp_path}/coco/', *options
     ], cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
@@ -38,3 +39,19 @@ def test_test_names_the_results_file(tmp_path):
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1, proc.stderr[-2000:]
     assert '--cfg-options test_dataloader.dataset.input_file=' in err[0]
+
+
+def test_test_without_weights_refused(tmp_path):
+    """tools/test.py without CHECKPOINT on a config that names none: one
+    line, exit 2, unless --random-weights asks for untrained weights."""
+    config = osp.join(REPO_ROOT, 'configs', 'posefix_r18_coco-mini-128x96.py')
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'test.py'), config, '--work-dir',
+        str(tmp_path / 'run')
+    ], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1, proc.stderr[-2000:]
+    assert 'no CHECKPOINT' in err[0] and '--random-weights' in err[0]
+    assert not (tmp_path / 'run').exists()
