@@ -3,7 +3,8 @@
 Usage:
     python tools/refine.py CONFIG CHECKPOINT --input results.json
         --img-dir DIR --out refined.json [--ann GT.json] [--batch-size N]
-        [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--strict]
+        [--device cpu|cuda] [--no-flip] [--vis-dir DIR] [--vis-size PX]
+        [--strict]
         [--backend pytorch|onnxruntime] [--onnx refiner.onnx]
         [--box-source auto|keypoints|bbox|union] [--absent-score-thr T]
         [--keypoint-score input|heatmap] [--instance-score input|heatmap]
@@ -86,6 +87,9 @@ def parse_args(argv=None):
         '--vis-dir',
         help='write a picture per person, input | refined (with --ann: the '
         'ground truth, the OKS change, largest changes first)')
+    parser.add_argument(
+        '--vis-size', type=int, default=480,
+        help='height in pixels of a person in the pictures (default 480)')
     parser.add_argument(
         '--strict',
         action='store_true',

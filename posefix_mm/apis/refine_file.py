@@ -62,20 +62,28 @@ def check_outputs(args) -> None:
         _writable_folder(osp.abspath(args.vis_dir), '--vis-dir')
 
 
-def _visualizer(dataset_meta):
+#: the default height of a person's crop in the pictures (pixels)
+VIS_HEIGHT = 480
+
+
+def _visualizer(dataset_meta, height: int = VIS_HEIGHT):
+    """MMPose's visualizer, its joints and limbs as thick as a picture of
+    ``height`` pixels needs to show them."""
     from mmpose.visualization import PoseLocalVisualizer
     visualizer = PoseLocalVisualizer(
-        name=f'refine-pictures-{id(dataset_meta)}', radius=3, line_width=2)
+        name=f'refine-pictures-{id(dataset_meta)}-{height}',
+        radius=max(3, height // 80), line_width=max(2, height // 160))
     visualizer.set_dataset_meta(dataset_meta)
     return visualizer
 
 
-def write_pictures(outputs, vis_dir, dataset_meta, gt=None) -> int:
+def write_pictures(outputs, vis_dir, dataset_meta, gt=None,
+                   height: int = VIS_HEIGHT) -> int:
     """One picture per refined person (:func:`person_panels`): input |
-    refined on a crop around them. With ground truth (``gt``, COCO
-    annotations), the matched person is drawn too, the title says the
-    person's OKS before -> after, and the files are named so that sorting
-    by name lists the largest changes first (``0000_loss0.214_...``,
+    refined on a crop of ``height`` pixels around them. With ground truth
+    (``gt``, COCO annotations), the matched person is drawn too, the title
+    says the person's OKS before -> after, and the files are named so that
+    sorting by name lists the largest changes first (``0000_loss0.214_...``,
     ``0001_gain0.180_...``; persons matched to nobody come last)."""
     pictures = {}
     for o in outputs:
@@ -105,7 +113,7 @@ def write_pictures(outputs, vis_dir, dataset_meta, gt=None) -> int:
                 picture.update(
                     key=1., name=f'unmatched_{picture["name"]}',
                     title=picture['title'] + ' (no ground truth matched)')
-    visualizer = _visualizer(dataset_meta)
+    visualizer = _visualizer(dataset_meta, height)
     os.makedirs(vis_dir, exist_ok=True)
     ordered = sorted(pictures.values(), key=lambda p: (p['key'], p['name']))
     for rank, picture in enumerate(ordered):
@@ -115,7 +123,8 @@ def write_pictures(outputs, vis_dir, dataset_meta, gt=None) -> int:
             visualizer, image, o.info['input_keypoints'][0], o.keypoints,
             o.info['input_keypoints_visible'][0] > 0,
             None if person is None else person['keypoints'],
-            None if person is None else person['visible'], picture['title'])
+            None if person is None else person['visible'], picture['title'],
+            height)
         cv2.imwrite(
             osp.join(vis_dir, f'{rank:04d}_{picture["name"]}.jpg'),
             drawn[..., ::-1])
@@ -179,6 +188,9 @@ def run(args) -> Optional[dict]:
         init_dist(args.launcher)
         if args.device == 'cuda':
             args.device = f'cuda:{torch.cuda.current_device()}'
+    if args.vis_size < 64:
+        raise SystemExit(f'error: --vis-size must be >= 64 pixels, got '
+                         f'{args.vis_size}')
     if args.batch_size < 1:
         raise SystemExit(f'error: --batch-size must be >= 1, got '
                          f'{args.batch_size}')
@@ -275,7 +287,8 @@ def run(args) -> Optional[dict]:
         with open(args.ann) as f:
             gt = json.load(f)
     if args.vis_dir:
-        n = write_pictures(outputs, args.vis_dir, model.dataset_meta, gt)
+        n = write_pictures(outputs, args.vis_dir, model.dataset_meta, gt,
+                           args.vis_size)
         print(f'{n} pictures, a person each (input | refined'
               f'{", largest OKS changes first" if gt else ""}) -> '
               f'{args.vis_dir}')

@@ -130,12 +130,32 @@ def _crop(image: np.ndarray, points: np.ndarray, height: int,
 
 
 def _ground_truth(visualizer, gt: np.ndarray, visible: np.ndarray,
-                  skeleton: Sequence) -> None:
+                  skeleton: Sequence, width: int = 1) -> None:
     for a, b in skeleton:
         if visible[a] and visible[b]:
-            _line(visualizer, gt[a], gt[b], GT_COLOR, 1)
+            _line(visualizer, gt[a], gt[b], GT_COLOR, width)
     for point in gt[visible]:
-        _dot(visualizer, point, 2, GT_COLOR)
+        _dot(visualizer, point, width + 1, GT_COLOR)
+
+
+#: what the colours of a person's picture are
+PANELS_LEGEND = ('white: ground truth | coloured: the pose (left the input, '
+                 'right refined) | magenta: arrow from the input joint')
+
+
+def _text_line(width: int, text: str, scale: float) -> np.ndarray:
+    """A black strip of ``width`` pixels with ``text`` in white, at
+    ``scale`` or smaller so that it fits."""
+    # the strip's height by ``scale`` (strips of one scale are as high
+    # whatever their text), the text shrunk to fit the width
+    (_, height), base = cv2.getTextSize('Ag', cv2.FONT_HERSHEY_SIMPLEX,
+                                        scale, 1)
+    (full, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)
+    scale = min(scale, (width - 8) / max(full, 1))
+    strip = np.zeros((height + base + 8, width, 3), np.uint8)
+    cv2.putText(strip, text, (4, height + 4), cv2.FONT_HERSHEY_SIMPLEX,
+                scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return strip
 
 
 def person_panels(visualizer,
@@ -150,7 +170,9 @@ def person_panels(visualizer,
     """One person, input | refined, on a crop around them (small people
     are as large as any): the input pose on the left, the refined pose
     with arrows from the input joints that moved on the right, the ground
-    truth (white) on both when given, and a title line on top.
+    truth (white) on both when given, a title line and a legend of the
+    colours (:data:`PANELS_LEGEND`) on top. Lines, dots and arrows grow
+    with ``height`` (the visualizer's ``radius`` and ``line_width``).
 
     Args:
         visualizer (PoseLocalVisualizer): with the dataset meta set.
@@ -161,7 +183,7 @@ def person_panels(visualizer,
         gt_keypoints (np.ndarray, optional): (K, 2) the matched person.
         gt_visible (np.ndarray, optional): (K, ) bool.
         title (str): e.g. the image and the OKS before -> after.
-        height (int): of the crops.
+        height (int): of the crops (tools/refine.py's --vis-size).
 
     Returns:
         np.ndarray: the RGB picture.
@@ -178,7 +200,7 @@ def person_panels(visualizer,
         visualizer.set_image(crop.copy())
         if gt_keypoints is not None:
             _ground_truth(visualizer, to_crop(gt_keypoints), gt_visible,
-                          skeleton)
+                          skeleton, max(1, visualizer.line_width // 2))
         instances = InstanceData(
             keypoints=to_crop(kpts)[None],
             keypoint_scores=shown[None].astype(np.float32))
@@ -189,13 +211,14 @@ def person_panels(visualizer,
             _moves(visualizer, to_crop(input_keypoints),
                    to_crop(refined_keypoints), present, 1.0,
                    max(2, visualizer.radius - 1))
-        visualizer.draw_texts(name, np.array([4, 4]), font_sizes=12,
-                              colors=(255, 255, 255))
-        panels.append(visualizer.get_image())
-    gap = np.full((height, 4, 3), 255, np.uint8)
+        panel = visualizer.get_image()
+        # the panel's name on a strip of its own: legible on any image
+        label = _text_line(panel.shape[1], name,
+                           float(np.clip(height / 600, 0.45, 0.8)))
+        panels.append(np.concatenate([label, panel], 0))
+    gap = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
     body = np.concatenate([panels[0], gap, panels[1]], 1)
-    header = np.zeros((24, body.shape[1], 3), np.uint8)
-    visualizer.set_image(header)
-    visualizer.draw_texts(title, np.array([4, 4]), font_sizes=12,
-                          colors=(255, 255, 255))
-    return np.concatenate([visualizer.get_image(), body], 0)
+    scale = float(np.clip(body.shape[1] / 1500, 0.4, 0.7))
+    lines = [_text_line(body.shape[1], title, scale),
+             _text_line(body.shape[1], PANELS_LEGEND, scale * 0.85)]
+    return np.concatenate(lines + [body], 0)

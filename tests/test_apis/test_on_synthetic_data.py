@@ -6,14 +6,15 @@ import json
 import os
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 from xtcocotools.coco import COCO
 
 from posefix_mm.apis.decision_report import decide, oracle
+from posefix_mm.apis.fit_error_tables import ErrorTableFitter
 from posefix_mm.apis.synthetic_inputs import (good_only_tables,
                                               synthetic_results)
-from posefix_mm.apis.fit_error_tables import ErrorTableFitter
 from posefix_mm.datasets import PoseFixResultsDataset
 from posefix_mm.engine import Refined
 from posefix_mm.evaluation import cocoeval_keypoints, match
@@ -114,6 +115,9 @@ def test_refine_file_end_to_end(data, checkpoint, tmp_path, capsys):
         pycocotools_ap(data['ann'], out), abs=1e-12)
     assert table['input']['AP'] != table['refined']['AP']
     assert len(os.listdir(vis)) == len(results)
+    # a person 480 pixels high by default, under three strips of text
+    picture = cv2.imread(str(vis / sorted(os.listdir(vis))[0]))
+    assert 480 + 36 <= picture.shape[0] <= 480 + 120
     printed = capsys.readouterr().out
     assert f'refined {len(results)} of {len(results)} entries' in printed
 

@@ -7,6 +7,7 @@ from mmpose.visualization import PoseLocalVisualizer
 
 from posefix_mm.visualization import (draw_refinement, drawing_scores,
                                       person_panels)
+from posefix_mm.visualization.refine_pictures import MOVE_COLOR
 from ..synthetic import coco_meta, person
 
 LEGEND_ROWS = 30  # the legend strip's height, at most
@@ -86,6 +87,14 @@ def test_person_panels(visualizer):
     present[3] = False
     panels = person_panels(visualizer, image, inputs, inputs + 4, present,
                            inputs, np.ones(17, bool), 'a title', height=128)
-    assert panels.shape[0] == 128 + 24 and panels.shape[2] == 3
-    left, right = np.split(panels[24:, :panels.shape[1] // 2 * 2], 2, 1)
+    # on top: the title, the legend of the colours, the panels' names,
+    # each a strip of its own
+    header = panels.shape[0] - 128
+    assert 3 * 12 <= header <= 3 * 40 and panels.shape[2] == 3
+    assert (panels[:header] > 200).any()  # white text
+    left, right = np.split(panels[header:, :panels.shape[1] // 2 * 2], 2, 1)
     assert (left != 40).any() and (right != 40).any()
+    # the arrows (magenta) are on the refined side only
+    magenta = np.all(panels[header:] == MOVE_COLOR, -1)
+    half = panels.shape[1] // 2
+    assert magenta[:, half:].sum() > 20 and not magenta[:, :half].any()
