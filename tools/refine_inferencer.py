@@ -47,6 +47,13 @@ def parse_args(argv=None):
         help='person category ids of the detector')
     parser.add_argument('--scope', default='mmpose')
     parser.add_argument('--device', help='cpu, cuda, ... (MMPose default)')
+    # MMPose's demo flags of 3D lifting: accepted so that its command lines
+    # are refused with a reason, not with "unrecognized arguments"
+    for flag in ('--disable-norm-pose-2d', '--disable-rebase-keypoint'):
+        parser.add_argument(flag, action='store_true',
+                            help='MMPose 3D lifting only: refused here')
+    parser.add_argument('--num-instances', type=int,
+                        help='MMPose 3D lifting only: refused here')
     parser.add_argument(
         '--random-weights', action='store_true',
         help='run a model without --pose2d-weights / --refiner-weights '
@@ -89,8 +96,19 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+LIFTING_FLAGS = ('disable_norm_pose_2d', 'disable_rebase_keypoint',
+                 'num_instances')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    lifting = [f'--{f.replace("_", "-")}' for f in LIFTING_FLAGS
+               if getattr(args, f) not in (None, False)]
+    if lifting:
+        print(f'error: {", ".join(lifting)}: options of MMPose\'s 3D '
+              'lifting (inferencer_demo.py --pose3d); PoseFix refines 2D '
+              'poses: leave them out', file=sys.stderr)
+        return 2
     # MMPose and posefix_mm only now: --help stays quick
     from posefix_mm.utils.compat import apply as apply_compat
     apply_compat()

@@ -268,3 +268,18 @@ def test_command_line_names_a_damaged_video(inferencer, tmp_path):
             '--pred-out-dir', tmp_path / 'preds'
         ])
     assert not (tmp_path / 'preds').exists()
+
+
+@pytest.mark.parametrize('flag', [['--num-instances', '2'],
+                                  ['--disable-norm-pose-2d'],
+                                  ['--disable-rebase-keypoint']])
+def test_lifting_flags_refused_with_a_reason(flag, tmp_path, capsys):
+    """MMPose's demo flags of 3D lifting: one line saying why, exit 2."""
+    from ..conftest import run_tool
+    assert run_tool('refine_inferencer', [
+        tmp_path / 'x.jpg', '--pose2d', BASE_CONFIG, '--refiner',
+        REFINER_CONFIG, *flag
+    ]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f'{flag[0]}: options of MMPose\'s 3D lifting' in err
