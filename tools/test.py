@@ -108,13 +108,10 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_weights(cfg, args)
-    # a results file the config tests on, missing: one line each, before
-    # any work
-    missing = [m for m in missing_results_files(cfg)
-               if m.startswith('test_dataloader')]
-    if missing:
-        for line in missing:
-            print(f'error: {line}', file=sys.stderr)
+    # a results file the config tests on, missing: one line, exit code 2,
+    # before any work
+    for line in missing_results_files(cfg, ['test_dataloader']):
+        print(f'error: {line}', file=sys.stderr)
         raise SystemExit(2)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(

@@ -102,21 +102,13 @@ def main():
         except (CheckpointError, FileNotFoundError) as e:
             raise SystemExit(f'error: {e}')
     cfg = merge_args(Config.fromfile(args.config), args)
-    check_results_files(cfg)
+    # a results file the config validates on, missing: one line (what it
+    # is, the option that gives it), exit code 2, before any work
+    for line in missing_results_files(cfg, ['val_dataloader']):
+        print(f'error: {line}', file=sys.stderr)
+        raise SystemExit(2)
     runner = Runner.from_cfg(cfg)
     runner.train()
-
-
-def check_results_files(cfg: Config) -> None:
-    """A results file the config validates on, missing: one line each
-    (what it is, the option that gives it), exit code 2, before any
-    work."""
-    missing = [m for m in missing_results_files(cfg)
-               if m.startswith('val_dataloader')]
-    if missing:
-        for line in missing:
-            print(f'error: {line}', file=sys.stderr)
-        raise SystemExit(2)
 
 
 if __name__ == '__main__':

@@ -54,12 +54,13 @@ def merge_cfg_options(cfg: Config, options: dict) -> Config:
 _LOADERS = ('val_dataloader', 'test_dataloader')
 
 
-def missing_results_files(cfg: Config) -> list:
-    """One line per validation / test dataloader whose dataset refines a
-    pose estimator's results file (``PoseFixResultsDataset``) that does not
-    exist: what the file is and the option that gives it."""
+def missing_results_files(cfg: Config, loaders=_LOADERS) -> list:
+    """One line per dataloader of ``loaders`` (validation, test) whose
+    dataset refines a pose estimator's results file
+    (``PoseFixResultsDataset``) that does not exist: what the file is and
+    the option that gives it."""
     lines = []
-    for loader in _LOADERS:
+    for loader in loaders:
         dataset = (cfg.get(loader) or {}).get('dataset') or {}
         if dataset.get('type') != 'PoseFixResultsDataset':
             continue
