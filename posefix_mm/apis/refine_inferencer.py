@@ -21,7 +21,8 @@ from mmpose.registry import INFERENCERS
 from mmpose.structures import PoseDataSample
 
 from posefix_mm.engine import (pose_samples, read_image, refine_pipeline,
-                               refine_samples, skip_message, write_back)
+                               refine_samples, refined_fields, skip_message,
+                               write_back)
 from posefix_mm.utils import (apply_checkpoint, dump_json_atomic, few,
                               read_checkpoint)
 from posefix_mm.visualization import draw_refinement
@@ -670,10 +671,9 @@ class RefineInferencer(BaseMMPoseInferencer):
 
 def instance_dicts(instances: InstanceData) -> List[dict]:
     """MMPose's per-instance dicts (as ``split_instances``), with plain
-    Python numbers only (JSON-serialisable), plus the refined fields of
-    :mod:`posefix_mm.engine.refined` that a results entry holds:
-    ``keypoint_peaks``, ``input_absent`` (joint indices) and
-    ``keypoint_refine_probs``."""
+    Python numbers only (JSON-serialisable), plus the refined fields a
+    results entry holds, by the same serialiser
+    (:func:`~posefix_mm.engine.refined_fields`)."""
     results = []
     for i in range(len(instances.keypoints)):
         result = dict(
@@ -686,11 +686,12 @@ def instance_dicts(instances: InstanceData) -> List[dict]:
                 result['bbox_score'] = float(instances.bbox_scores[i])
         if 'track_id' in instances:
             result['track_id'] = int(instances.track_id[i])
-        for name in ('keypoint_peaks', 'keypoint_refine_probs'):
-            if name in instances:
-                result[name] = np.asarray(instances.get(name)[i]).tolist()
-        if 'input_absent' in instances:
-            result['input_absent'] = np.flatnonzero(
-                instances.input_absent[i]).tolist()
+        if 'keypoint_peaks' in instances:
+            probs = instances.get('keypoint_refine_probs')
+            result.update(
+                refined_fields(
+                    instances.keypoint_peaks[i], instances.input_absent[i],
+                    instances.keypoints_refined[i],
+                    None if probs is None else probs[i]))
         results.append(result)
     return results

@@ -35,9 +35,10 @@ entry is written back as it was, with ``not_refined``: the reason
 (:func:`replace_entries`), so that the refined file has the input's
 entries, in the input's order.
 A COCO results entry (:func:`coco_result`) holds the refined keypoints and
-scores as COCO's triplets, the input's instance score, and
-``keypoint_peaks``, ``input_absent`` (joint indices) and, with a decision,
-``keypoint_refine_probs``.
+scores as COCO's triplets, the input's instance score, and the fields of
+:func:`refined_fields` (``keypoint_peaks``, ``input_absent`` and
+``keypoints_refined`` as joint indices and, with a decision,
+``keypoint_refine_probs``), as ``RefineInferencer``'s JSON does.
 """
 from collections import Counter
 from typing import Dict, List, NamedTuple, Optional, Sequence
@@ -114,19 +115,33 @@ def _rounded(values) -> list:
     return [round(float(v), 4) for v in values]
 
 
+def refined_fields(peaks, input_absent, keypoints_refined,
+                   refine_probs=None) -> dict:
+    """The refined fields of a pose as JSON (the one serialiser of results
+    files and of ``RefineInferencer``'s JSON): ``keypoint_peaks`` and
+    ``keypoint_refine_probs`` (when given) rounded to 4 decimals,
+    ``input_absent`` and ``keypoints_refined`` as joint indices."""
+    fields = dict(
+        keypoint_peaks=_rounded(peaks),
+        input_absent=np.flatnonzero(np.asarray(input_absent, bool)).tolist(),
+        keypoints_refined=np.flatnonzero(
+            np.asarray(keypoints_refined, bool)).tolist())
+    if refine_probs is not None:
+        fields['keypoint_refine_probs'] = _rounded(refine_probs)
+    return fields
+
+
 def coco_result(refined: Refined,
                 keypoint_score: str = 'input',
                 instance_score_mode: str = 'input') -> dict:
     """The COCO results entry of a refined pose (see the module's
     docstring; COCO's evaluation reads ``keypoints`` and ``score`` only)."""
-    extra = dict(
-        keypoint_peaks=_rounded(refined.peaks),
-        input_absent=np.flatnonzero(~refined.present).tolist())
-    if refined.refine_probs is not None:
-        extra['keypoint_refine_probs'] = _rounded(refined.refine_probs)
-    return coco_entry(refined.info['img_id'], refined.keypoints,
-                      keypoint_scores(refined, keypoint_score),
-                      instance_score(refined, instance_score_mode), **extra)
+    return coco_entry(
+        refined.info['img_id'], refined.keypoints,
+        keypoint_scores(refined, keypoint_score),
+        instance_score(refined, instance_score_mode),
+        **refined_fields(refined.peaks, ~refined.present,
+                         refined.refined_joints, refined.refine_probs))
 
 
 def to_coco_results(outputs: Sequence[Refined],

@@ -141,3 +141,26 @@ def test_a_refined_file_replaces_its_input_entry_for_entry():
     # an entry never vanishes without a reason
     with pytest.raises(ValueError, match='entry 2 is neither'):
         replace_entries(entries, refined, {1: 'unreadable image'})
+
+
+def test_results_entry_and_inferencer_json_write_the_same_fields():
+    """One serialiser: a results file's entry and RefineInferencer's JSON of
+    the same refined pose hold the same refined fields, rounded alike."""
+    from mmengine.structures import InstanceData
+
+    from posefix_mm.apis.refine_inferencer import instance_dicts
+    refined = _refined(instance_index=0)
+    entry = coco_result(refined)
+    # joint 2, scored 0, absent by the rule as in the sample
+    fields = write_back(refined.input_keypoints[None],
+                        refined.info['input_keypoint_scores'][None],
+                        [refined], absent_score_thr=0.0)
+    [json_instance] = instance_dicts(InstanceData(**fields))
+    names = ('keypoint_peaks', 'keypoint_refine_probs', 'input_absent',
+             'keypoints_refined')
+    assert {n: entry[n] for n in names} == {
+        n: json_instance[n] for n in names
+    }
+    # joint 1 kept at its input point, joint 2 absent (placed)
+    assert entry['keypoints_refined'] == [0, 2, 3]
+    assert entry['input_absent'] == [2]
