@@ -10,7 +10,9 @@ refinement agrees, the learned :class:`~.joint_decision.JointDecision`'s
 logit, and how much the whole pose moves. None of them depends on which
 estimator made the input, so a decision over them is model-agnostic; the
 input's own joint scores (whose meaning differs between estimators) are a
-further cue that only calibration on that estimator's results may use.
+further cue that only calibration on that estimator's results may use. How
+little they tell a good move from a bad one on real inputs (ROC AUC about
+0.55 with the demo refiner) is measured in docs/benchmarks.md.
 
 :class:`CueDecision` is that decision: a logistic model over the
 standardised cues, a per-joint offset and, when calibrated for one
