@@ -36,9 +36,9 @@ from posefix_mm.utils.compat import apply as apply_compat
 apply_compat()
 
 from posefix_mm.apis import dump_json_atomic, init_refiner  # noqa: E402
-from posefix_mm.apis.calibrate import decided, refine_probs  # noqa: E402
+from posefix_mm.apis.calibrate import refine_probs  # noqa: E402
 from posefix_mm.apis.decision_report import (  # noqa: E402
-    discrimination, refine_with_truth)
+    decide, discrimination, refine_with_truth)
 from posefix_mm.evaluation.calibration import (  # noqa: E402
     choose_decision_thr, cue_decision_probs, fit_cue_decision)
 
@@ -154,7 +154,7 @@ def main():
         data = refined(name, *value)
         probs = refine_probs(data.outputs, decision)
         base = data.ap([o.input_keypoints for o in data.outputs])
-        aps = {t: data.ap(decided(data.outputs, probs, t))
+        aps = {t: data.ap(decide(data.outputs, t, probs))
                for t in THRESHOLDS}
         table = data.table()
         rows[name] = dict(

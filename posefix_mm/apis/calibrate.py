@@ -27,9 +27,8 @@ from posefix_mm.evaluation.calibration import (KEEP_PRESENT,
                                                choose_decision_thr,
                                                fit_cue_decision)
 from posefix_mm.models.heads.decision_cues import CueDecision
-from posefix_mm.models.heads.posefix_head import keeps_input
 from .decision_report import (DEFAULT_THRESHOLDS, RefinedWithTruth,
-                              as_results, oracle)
+                              as_results, decide, oracle)
 
 #: the candidates, in the order they are reported
 CANDIDATES = ('threshold', 'estimator')
@@ -73,18 +72,10 @@ def refine_probs(outputs: Sequence, model: Optional[CueDecision]) -> list:
     return probs
 
 
-def decided(outputs: Sequence, probs: Sequence, thr: float) -> list:
-    """Keypoints (K, 2) per output as the decision at ``thr`` leaves them."""
-    return [
-        np.where(keeps_input(p, o.present, thr)[:, None], o.input_keypoints,
-                 o.keypoints) for p, o in zip(probs, outputs)
-    ]
-
-
 def _best_threshold(data: RefinedWithTruth, probs: Sequence,
                     thresholds: Sequence[float]) -> float:
     input_ap = data.ap([o.input_keypoints for o in data.outputs])
-    aps = {thr: data.ap(decided(data.outputs, probs, thr))
+    aps = {thr: data.ap(decide(data.outputs, thr, probs))
            for thr in thresholds}
     return choose_decision_thr([input_ap], [aps])
 
@@ -156,8 +147,7 @@ def calibrate(data: RefinedWithTruth,
         for name in CANDIDATES:
             thr, model = fit_candidate(name, train, thresholds)
             row[name] = test.ap(
-                decided(test.outputs, refine_probs(test.outputs, model),
-                        thr))
+                decide(test.outputs, thr, refine_probs(test.outputs, model)))
             row[name + '_thr'] = thr
         results.append(row)
     safe = [

@@ -27,14 +27,16 @@ DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95,
                       1.0)
 
 
-def decide(outputs, thr):
+def decide(outputs, thr, probs=None):
     """Keypoints (N, K, 2) as the head decides at ``thr`` (its rule,
     :func:`keeps_input`, on the refine probabilities of outputs refined
-    with ``decision_thr=None``): a kept joint is the input point."""
+    with ``decision_thr=None``, or on ``probs``, one (K, ) per output): a
+    kept joint is the input point."""
+    probs = [o.refine_probs for o in outputs] if probs is None else probs
     return [
         np.where(
-            keeps_input(o.refine_probs, o.present, thr)[:, None],
-            o.input_keypoints, o.keypoints) for o in outputs
+            keeps_input(p, o.present, thr)[:, None], o.input_keypoints,
+            o.keypoints) for p, o in zip(probs, outputs)
     ]
 
 
