@@ -21,10 +21,10 @@ winner is then fitted on all the images.
 from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
-import torch
 
 from posefix_mm.evaluation.calibration import (KEEP_PRESENT,
                                                choose_decision_thr,
+                                               cue_decision_probs,
                                                fit_cue_decision)
 from posefix_mm.models.heads.decision_cues import CueDecision
 from .decision_report import (DEFAULT_THRESHOLDS, RefinedWithTruth,
@@ -62,14 +62,12 @@ def refine_probs(outputs: Sequence, model: Optional[CueDecision]) -> list:
     or the refiner's own (None)."""
     if model is None:
         return [o.refine_probs for o in outputs]
-    probs = []
-    for o in outputs:
-        cues = torch.as_tensor(o.cues[None], dtype=torch.float64)
-        scores = torch.as_tensor(
-            np.asarray(o.info['input_keypoint_scores'], np.float64)[None])
-        logits = model.logits(cues, scores if model.uses_scores else None)
-        probs.append(torch.sigmoid(logits)[0].numpy())
-    return probs
+    return [
+        cue_decision_probs(
+            model,
+            dict(cues=o.cues, scores=o.info['input_keypoint_scores'],
+                 joint=np.arange(len(o.cues)))) for o in outputs
+    ]
 
 
 def _best_threshold(data: RefinedWithTruth, probs: Sequence,

@@ -12,6 +12,7 @@ import torch
 from scipy.optimize import minimize
 from scipy.stats import rankdata
 
+from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.models.heads.decision_cues import CUE_NAMES, CueDecision
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
 from .error_analysis import match
@@ -107,11 +108,8 @@ def joint_table(outputs: Sequence, gt: dict, sigmas) -> dict:
     """
     sigmas = np.asarray(sigmas, np.float64)
     inputs = [
-        dict(image_id=o.info['img_id'],
-             keypoints=np.concatenate(
-                 [o.input_keypoints, np.ones((len(o.peaks), 1))],
-                 1).ravel().tolist(),
-             score=float(o.info['bbox_score'][0])) for o in outputs
+        coco_entry(o.info['img_id'], o.input_keypoints,
+                   score=o.info['bbox_score'][0]) for o in outputs
     ]
     matched = match(gt, inputs, sigmas)
     rows = defaultdict(list)

@@ -45,25 +45,27 @@ CUE_NAMES = (
     'pose_mass_input',  # their mean mass near the input point
 )
 
-#: the features an estimator's calibrated decision may add: its joint score
-SCORE_FEATURES = ('input_score', )
 
-
-def _log_prob_at(log_probs: Tensor, points: Tensor) -> Tensor:
-    """Bilinear samples of (B, K, H, W) maps at their joint's (B, K, 2)
-    pixel position (clamped to the map): (B, K)."""
-    b, k, h, w = log_probs.shape
+def sample_maps(maps: Tensor, points: Tensor) -> Tensor:
+    """Bilinear samples of (B, C, H, W) maps at (B, K, 2) pixel positions
+    (clamped to the map): (B, K, C)."""
+    h, w = maps.shape[-2:]
     scale = points.new_tensor([max(w - 1, 1), max(h - 1, 1)])
     grid = (points / scale).clamp(0, 1) * 2 - 1
-    out = F.grid_sample(
-        log_probs.reshape(b * k, 1, h, w),
-        grid.reshape(b * k, 1, 1, 2),
-        align_corners=True)
-    return out.view(b, k)
+    out = F.grid_sample(maps, grid[:, :, None], align_corners=True)
+    return out[..., 0].transpose(1, 2)
 
 
-def _mass_near(probs: Tensor, points: Tensor, sigmas: Tensor,
-               area: Tensor) -> Tensor:
+def log_prob_at(log_probs: Tensor, points: Tensor) -> Tensor:
+    """(B, K) samples of (B, K, H, W) maps, each at its joint's (B, K, 2)
+    pixel position."""
+    b, k, h, w = log_probs.shape
+    return sample_maps(log_probs.reshape(b * k, 1, h, w),
+                       points.reshape(b * k, 1, 2)).view(b, k)
+
+
+def mass_near(probs: Tensor, points: Tensor, sigmas: Tensor,
+              area: Tensor) -> Tensor:
     """(B, K) probability mass within keypoint similarity 0.5 of
     ``points``."""
     b, k, h, w = probs.shape
@@ -112,7 +114,7 @@ def decision_cues(probs: Tensor,
     log_probs = probs.clamp(min=tiny).log()
     image_log_probs = image_probs.clamp(min=tiny).log()
     move = ks_move(refined, inputs, sigmas, area)
-    mass_input = _mass_near(probs, inputs, sigmas, area)
+    mass_input = mass_near(probs, inputs, sigmas, area)
     zeros = torch.zeros_like(move)
     weights = present.to(probs.dtype)
     count = weights.sum(-1, keepdim=True).clamp(min=1)
@@ -123,17 +125,17 @@ def decision_cues(probs: Tensor,
 
     cues = [
         zeros if decision_logit is None else decision_logit,
-        _log_prob_at(log_probs, inputs),
-        _log_prob_at(log_probs, refined),
+        log_prob_at(log_probs, inputs),
+        log_prob_at(log_probs, refined),
         log_probs.flatten(2).max(-1).values,
         mass_input,
-        _mass_near(probs, refined, sigmas, area),
+        mass_near(probs, refined, sigmas, area),
         move,
         zeros if flip_refined is None else ks_move(refined, flip_refined,
                                                    sigmas, area),
-        _log_prob_at(image_log_probs, inputs),
-        _log_prob_at(image_log_probs, refined),
-        _mass_near(image_probs, inputs, sigmas, area),
+        log_prob_at(image_log_probs, inputs),
+        log_prob_at(image_log_probs, refined),
+        mass_near(image_probs, inputs, sigmas, area),
         pose_mean(move),
         pose_mean(mass_input),
     ]

@@ -8,6 +8,7 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from posefix_mm.utils.keypoint_similarity import keypoint_similarity
+from .decision_cues import ks_move, log_prob_at, mass_near, sample_maps
 
 
 def crop_person_area(heatmap_size: Sequence[int],
@@ -40,49 +41,21 @@ def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
     return (ks_refined > ks_input).float(), (ks_refined - ks_input).abs()
 
 
-def _sample(maps: Tensor, points: Tensor) -> Tensor:
-    """Bilinear samples of (B, C, H, W) maps at (B, K, 2) pixel positions
-    (clamped to the map): (B, K, C)."""
-    h, w = maps.shape[-2:]
-    scale = points.new_tensor([max(w - 1, 1), max(h - 1, 1)])
-    grid = (points / scale).clamp(0, 1) * 2 - 1
-    out = F.grid_sample(maps, grid[:, :, None], align_corners=True)
-    return out[..., 0].transpose(1, 2)
-
-
 def _cues(logits: Tensor, refined: Tensor, inputs: Tensor, sigmas: Tensor,
           area: Tensor) -> Tensor:
     """(B, K, 6) what the refiner's heatmap says of the input and the
     refined point: the log-probability at each, the peak, the probability
     mass within KS 0.5 of each, and the move log(1 - ln KS(refined,
     input)). ``area``: (B, 1) person areas in heatmap pixels."""
-    b, k, h, w = logits.shape
-    log_probs = logits.flatten(2).log_softmax(-1)
+    log_probs = logits.flatten(2).log_softmax(-1).view_as(logits)
     probs = log_probs.exp()
-    xs = torch.arange(w, dtype=logits.dtype, device=logits.device)
-    ys = torch.arange(h, dtype=logits.dtype, device=logits.device)
-
-    def mass_near(points):
-        # squared distances of every heatmap pixel, (B, K, H * W)
-        dx2 = (xs - points[..., 0:1])**2
-        dy2 = (ys - points[..., 1:2])**2
-        sq = (dy2[..., :, None] + dx2[..., None, :]).flatten(2)
-        near = keypoint_similarity(sq, area[..., None],
-                                   sigmas[:, None]) >= 0.5
-        return (probs * near).sum(-1)
-
-    def log_prob_at(points):
-        return _sample(log_probs.view(b * k, 1, h, w),
-                       points.reshape(b * k, 1, 2)).view(b, k)
-
-    move = ((refined - inputs)**2).sum(-1) / (2 * area * (2 * sigmas)**2)
     return torch.stack([
-        log_prob_at(inputs),
-        log_prob_at(refined),
-        log_probs.max(-1).values,
-        mass_near(inputs),
-        mass_near(refined),
-        torch.log1p(move),
+        log_prob_at(log_probs, inputs),
+        log_prob_at(log_probs, refined),
+        log_probs.flatten(2).max(-1).values,
+        mass_near(probs, inputs, sigmas, area),
+        mass_near(probs, refined, sigmas, area),
+        ks_move(refined, inputs, sigmas, area),
     ], -1)
 
 
@@ -149,8 +122,8 @@ class JointDecision(nn.Module):
         reduced = self.reduce(feats)
         joint = self.joint_embed.weight[None].expand(feats.shape[0], -1, -1)
         x = torch.cat([
-            _sample(reduced, inputs),
-            _sample(reduced, refined),
+            sample_maps(reduced, inputs),
+            sample_maps(reduced, refined),
             _cues(logits, refined, inputs, sigmas, area), joint
         ], -1)
         return self.mlp(x)[..., 0]

@@ -391,13 +391,13 @@ class PoseFixHead(BaseHead):
                                    input_scores)
         preds = self.decode(out.coords.unsqueeze(1))
         peaks = to_numpy(out.peaks)
-        present = to_numpy(input_pose[1] > 0)
+        present = input_pose[1] > 0
         fields = dict(keypoint_refine_probs=out.refine_probs,
                       gated=out.gated, keypoints_kept=out.kept,
                       keypoint_decision_cues=out.cues,
                       input_keypoint_scores=input_scores,
-                      input_absent=input_pose[1] <= 0,
-                      keypoints_refined=~(out.kept & (input_pose[1] > 0)))
+                      input_absent=~present,
+                      keypoints_refined=~(out.kept & present))
         fields = {k: to_numpy(v) for k, v in fields.items() if v is not None}
         for i, (pred, peak) in enumerate(zip(preds, peaks)):
             pred.keypoint_peaks = peak[None]
@@ -407,8 +407,9 @@ class PoseFixHead(BaseHead):
                 # the contract's rule (engine/refined.py): a present joint
                 # keeps the input's score, an absent one the refiner's peak
                 pred.keypoint_scores = np.where(
-                    present[i], fields['input_keypoint_scores'][i],
-                    peak)[None].astype(np.float32)
+                    fields['input_absent'][i], peak,
+                    fields['input_keypoint_scores'][i])[None].astype(
+                        np.float32)
             for name, value in fields.items():
                 pred.set_field(value[i][None], name)
         if test_cfg.get('output_heatmaps', False):
