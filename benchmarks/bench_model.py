@@ -1,11 +1,18 @@
-"""Forward cost of PoseFix R50 256x192 against MMPose's SimpleBaseline R50
-256x192, batch 32, CPU, in one process.
+"""Forward and ``predict`` cost of PoseFix R50 256x192 against MMPose's
+SimpleBaseline R50 256x192, batch 32, CPU, in one process.
 
 PoseFix's forward = render the input pose + backbone with a 3+K-channel stem
 + head with skip connections + softmax/soft-argmax; SimpleBaseline's =
 backbone + head (heatmaps). Prints the measured time ratio next to the ratio
-of multiply-accumulate counts (mmengine's FlopAnalyzer, which counts MACs).
-Target: time ratio within 1.05x of the MAC ratio.
+of multiply-accumulate counts (mmengine's FlopAnalyzer, which counts MACs),
+as computed (the stem's pose channels by ``pose_maps_conv``) and as the
+architecture has them (the stem convolving 17 rendered maps).
+
+``predict`` is what ``tools/test.py`` runs per batch: each model's
+``predict`` with its config's test settings (both flip test; PoseFix's
+with the refine contract's fields, SimpleBaseline's with MMPose's
+``flip_mode='heatmap'``, ``shift_heatmap=True``), decoded to image
+coordinates. Target: predict time ratio <= 1.20.
 
 Usage: .venv/bin/python benchmarks/bench_model.py [--batch 32] [--repeat 3]
 """
@@ -33,12 +40,18 @@ from timing import interleaved_medians  # noqa: E402
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SIMPLE_BASELINE = dict(
     type='TopdownPoseEstimator',
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True),
     backbone=dict(type='ResNet', depth=50),
     head=dict(
         type='HeatmapHead',
         in_channels=2048,
         out_channels=17,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True)))
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder=dict(
+            type='MSRAHeatmap',
+            input_size=(192, 256),
+            heatmap_size=(48, 64),
+            sigma=2)))
 
 
 class PoseFixForward(torch.nn.Module):
@@ -64,14 +77,38 @@ class BaselineForward(torch.nn.Module):
 
 
 def input_pose_samples(batch, w, h, rng):
+    """Test-time samples as the test pipeline packs them: the crop's
+    metainfo, a box, an input pose with joint scores."""
     samples = []
     for _ in range(batch):
-        sample = PoseDataSample(metainfo=dict(flip_indices=list(range(17))))
+        sample = PoseDataSample(
+            metainfo=dict(
+                flip_indices=[0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13,
+                              16, 15],
+                input_size=(w, h),
+                input_center=np.array([320., 240.], np.float32),
+                input_scale=np.array([1.25 * w, 1.25 * h], np.float32)))
         sample.gt_instances = InstanceData(
+            bboxes=np.array([[240., 80., 400., 400.]], np.float32),
+            bbox_scores=np.ones(1, np.float32),
             input_keypoints=rng.uniform([0, 0], [w, h], (1, 17, 2)),
-            input_keypoints_visible=np.ones((1, 17)))
+            input_keypoints_visible=np.ones((1, 17)),
+            input_keypoint_scores=rng.uniform(0.2, 1, (1, 17)))
         samples.append(sample)
     return samples
+
+
+def ratios(name, seconds, batch, macs=None):
+    """Prints each model's time (and MACs) and the ratio PoseFix /
+    SimpleBaseline; returns it."""
+    for model in seconds:
+        gmacs = '' if macs is None else \
+            f'{macs[model] / 1e9:6.2f} GMACs/sample  '
+        print(f'{name:8s} {model:9s} {gmacs}{seconds[model]:6.2f} s/batch  '
+              f'{batch / seconds[model]:6.1f} samples/s')
+    ratio = seconds['posefix'] / seconds['baseline']
+    print(f'{name} time ratio PoseFix / SimpleBaseline: {ratio:.3f}')
+    return ratio
 
 
 def main():
@@ -98,22 +135,34 @@ def main():
             False).uncalled_modules_warnings(False).total()
         for name, m in modules.items()
     }
-    with torch.no_grad():
-        seconds = interleaved_medians(
-            {name: partial(m, inputs) for name, m in modules.items()},
-            args.repeat)
-    mac_ratio = macs['posefix'] / macs['baseline']
-    time_ratio = seconds['posefix'] / seconds['baseline']
+    models = dict(posefix=posefix, baseline=baseline)
     print(f'batch {args.batch}, {w}x{h}, {torch.get_num_threads()} threads, '
           f'median of {args.repeat}, interleaved')
-    for name in modules:
-        print(f'{name:9s} {macs[name] / 1e9:6.2f} GMACs/sample  '
-              f'{seconds[name]:6.2f} s/batch  '
-              f'{args.batch / seconds[name]:6.1f} samples/s')
-    print(f'MAC ratio  PoseFix / SimpleBaseline: {mac_ratio:.3f}')
-    print(f'time ratio PoseFix / SimpleBaseline: {time_ratio:.3f}')
-    print(f'time ratio / MAC ratio: {time_ratio / mac_ratio:.3f} '
-          '(target <= 1.05)')
+    with torch.no_grad():
+        forward = interleaved_medians(
+            {name: partial(m, inputs) for name, m in modules.items()},
+            args.repeat)
+        predict = interleaved_medians(
+            {
+                name: lambda m=m: m.predict(inputs, [
+                    s.clone() for s in samples])
+                for name, m in models.items()
+            }, args.repeat)
+    # the architecture's count: the stem convolving the 17 rendered maps
+    posefix._separable_stem = lambda: False
+    rendered = FlopAnalyzer(
+        modules['posefix'], inputs[:1]).unsupported_ops_warnings(
+            False).uncalled_modules_warnings(False).total()
+    del posefix._separable_stem
+    mac_ratio = macs['posefix'] / macs['baseline']
+    print(f'MAC ratio  PoseFix / SimpleBaseline: {mac_ratio:.3f} as computed '
+          f'(the pose channels through pose_maps_conv), '
+          f'{rendered / macs["baseline"]:.3f} with the rendered maps')
+    time_ratio = ratios('forward', forward, args.batch, macs)
+    print(f'forward time ratio / MAC ratio as computed: '
+          f'{time_ratio / mac_ratio:.3f}')
+    predict_ratio = ratios('predict', predict, args.batch)
+    print(f'predict time ratio: {predict_ratio:.3f} (target <= 1.20)')
 
 
 if __name__ == '__main__':

@@ -26,7 +26,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 from posefix_mm.apis import (init_refiner, refine_pipeline,  # noqa: E402
                              refine_samples)
-from posefix_mm.apis.onnx_refiner import OnnxRefiner, export_onnx  # noqa: E402
+from posefix_mm.deploy import OnnxRefiner, export_onnx  # noqa: E402
 from bench_refine import COCO_MINI, DEMO_CONFIG, blazepose_infos  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 

@@ -10,11 +10,12 @@ import posefix_mm  # noqa: F401  (applies the environment fixes first)
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(REPO_ROOT, '..', 'shared', 'data')
 
-#: fixtures of real data on disk: a test that uses one (directly or through
-#: another fixture) is an integration test
+#: fixtures of real data on disk (and the downloaded mediapipe wheel): a
+#: test that uses one (directly or through another fixture) is an
+#: integration test
 DATA_FIXTURES = {
     'coco_mini', 'coco_extra', 'lspet', 'venv_bin', 'coco_mini_train',
-    'blazepose_results', 'blazepose_file'
+    'blazepose_results', 'blazepose_file', 'wheel'
 }
 
 
@@ -25,13 +26,12 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The fast tier is what is left: unit tests on inputs built in
-    memory. Integration: the tests of ``tests/test_tools`` (each runs a
-    tool end to end), those that use a data fixture, and those marked."""
-    tools = osp.join(REPO_ROOT, 'tests', 'test_tools')
+    """The fast tier is what is left: tests on inputs built in memory or in
+    a temporary folder, in this process. Integration: the tests that use a
+    data fixture, and those marked ``integration`` (a module or a test that
+    starts a process, trains, or runs a tool on real data marks itself)."""
     for item in items:
-        if str(item.fspath).startswith(tools) or \
-                DATA_FIXTURES & set(item.fixturenames):
+        if DATA_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.integration)
 
 
@@ -51,11 +51,13 @@ def save_model(config: str, path, change=None, scope: str = 'mmpose',
                init: bool = True) -> str:
     """The model of ``config`` (of the registry ``scope``), initialised
     (``init``; an mmdet model's init may name a checkpoint to download),
-    then ``change(model)``, saved as a local checkpoint at ``path``."""
+    then ``change(model)``, saved as a local checkpoint at ``path``; the
+    random weights from seed 0."""
     import torch
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
     init_default_scope(scope)
+    torch.manual_seed(0)  # the same weights whatever ran before
     model = MODELS.build(Config.fromfile(config).model)
     init_default_scope('mmpose')
     if init:

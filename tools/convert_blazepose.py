@@ -55,9 +55,8 @@ def main(argv=None):
     source = args.tflite or args.wheel
     if source is not None and not osp.isfile(source):
         sys.exit(f'error: no file {source}')
-    from posefix_mm.apis.blazepose_weights import (TFLITE_MEMBER,
-                                                   download_wheel,
-                                                   read_tflite, save_converted)
+    from posefix_mm.converters.blazepose_tflite import (
+        TFLITE_MEMBER, download_wheel, read_tflite, save_converted)
     if source is None:
         source = download_wheel(osp.dirname(osp.abspath(args.out)))
     name = osp.basename(source)
@@ -66,11 +65,16 @@ def main(argv=None):
     try:
         meta = save_converted(read_tflite(source), args.out, name)['meta']
     except (ValueError, KeyError, zipfile.BadZipFile) as e:
-        # not a zip, no landmark model in it, or another TFLite model
-        sys.exit(f'error: {source}: not BlazePose\'s landmark model '
-                 f'({e}); nothing written')
+        # not a zip, no landmark model in it, another file or another
+        # build, or another TFLite model
+        sys.exit(f'error: {source}: not BlazePose\'s landmark model of '
+                 f'mediapipe 0.10.21 ({e}); nothing written')
+    checked = 'not checked against LiteRT (not installed)' \
+        if meta['litert_difference'] is None else \
+        f'LiteRT heatmaps within {meta["litert_difference"]:.1g}'
     print(f'{args.out}: BlazePose landmark weights from {name} '
-          f'(sha256 {meta["sha256"][:12]}..., {meta["license"]})')
+          f'(sha256 {meta["sha256"][:12]}..., as documented; {checked}; '
+          f'{meta["license"]})')
 
 
 if __name__ == '__main__':

@@ -48,7 +48,7 @@ apply_compat()
 from posefix_mm.apis.calibrate import CANDIDATES, calibrate  # noqa: E402
 from posefix_mm.apis.decision_report import (  # noqa: E402
     DEFAULT_THRESHOLDS, DecisionReportError, check_thresholds,
-    print_report, refine_with_truth, report_of)
+    refine_with_truth, report_lines, report_of)
 from posefix_mm.apis.synthetic_inputs import SYNTHETIC_KINDS  # noqa: E402
 from posefix_mm.evaluation.calibration import calibrated_config  # noqa: E402
 from posefix_mm.utils import dump_json_atomic, write_atomic  # noqa: E402
@@ -144,7 +144,7 @@ def main(argv=None):
                                  args.seed, args.absent_rate, args.images,
                                  args.batch_size, args.device)
         report = report_of(data, args.thresholds)
-        print_report(report)
+        print('\n'.join(report_lines(report)))
         calibration = None
         if args.save:
             calibration = calibrate(data, args.folds, args.thresholds)

@@ -7,7 +7,7 @@ Usage:
 The graph holds the normalisation, the input pose rendered as heatmaps, the
 network, soft-argmax, the flip test (unless --no-flip), and the per-joint
 decision and gate of the config's test_cfg (see
-posefix_mm/apis/onnx_refiner.py for its inputs and outputs); reading the
+posefix_mm/deploy/onnx_export.py for its inputs and outputs); reading the
 image and cropping stay outside, in PoseFix's test pipeline. Any batch
 size. After the export the file is checked: onnxruntime runs it on a batch
 and its refined keypoints are compared with the torch model's (the largest
@@ -29,7 +29,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from posefix_mm.apis import init_refiner  # noqa: E402
-from posefix_mm.apis.onnx_refiner import (  # noqa: E402
+from posefix_mm.deploy import (  # noqa: E402
     check_against_torch, export_onnx, import_onnxruntime)
 from posefix_mm.utils import CheckpointError, merge_cfg_options  # noqa: E402
 

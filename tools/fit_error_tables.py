@@ -30,7 +30,7 @@ from posefix_mm.datasets import (ResultsFormatError,  # noqa: E402
                                  load_coco_results)
 from posefix_mm.datasets.transforms import COCO_ERROR_TABLES  # noqa: E402
 from posefix_mm.datasets.transforms.error_tables import row_at  # noqa
-from posefix_mm.apis.fit_error_tables import ErrorTableFitter  # noqa: E402
+from posefix_mm.evaluation import ErrorTableFitter  # noqa: E402
 
 KEYS = ('jitter', 'miss', 'inversion', 'swap', 'swap_crowded')
 

@@ -134,8 +134,43 @@ def main(argv=None):
     # MMPose and posefix_mm only now: --help stays quick
     from posefix_mm.utils.compat import apply as apply_compat
     apply_compat()
-    from posefix_mm.apis.refine_file import run
-    return run(args)
+    from posefix_mm.apis import RefineFileError, refine_results_file
+    from posefix_mm.engine import NOT_REFINED
+    from posefix_mm.evaluation import format_ap_table
+    try:
+        result = refine_results_file(
+            args.config, args.input, args.img_dir, args.out,
+            checkpoint=args.checkpoint, ann=args.ann, backend=args.backend,
+            onnx=args.onnx, device=args.device, flip=not args.no_flip,
+            batch_size=args.batch_size, workers=args.workers,
+            launcher=args.launcher, vis_dir=args.vis_dir,
+            vis_size=args.vis_size, strict=args.strict,
+            box_source=args.box_source,
+            absent_score_thr=args.absent_score_thr,
+            keypoint_score=args.keypoint_score,
+            instance_score=args.instance_score,
+            cfg_options=args.cfg_options, log=print)
+    except RefineFileError as e:
+        if e.exit_code == 2:
+            print(f'error: {e}', file=sys.stderr)
+            raise SystemExit(2)
+        raise SystemExit(f'error: {e}')
+    if result is None:  # not the first process of a distributed run
+        return None
+    unrefined = result.written - result.refined
+    print(f'refined {result.refined} of {result.written} entries -> '
+          f'{result.out}' +
+          (f' (the other {unrefined} as they were, with "{NOT_REFINED}": '
+           'why)' if unrefined else ''))
+    if result.pictures is not None:
+        print(f'{result.pictures} pictures, a person each (input | refined'
+              f'{", largest OKS changes first" if args.ann else ""}) -> '
+              f'{args.vis_dir}')
+    if result.table is not None:
+        print(f'COCO keypoint AP/AR on {args.ann} ({result.scored} poses, '
+              f'{result.refined} of them refined):')
+        print(format_ap_table(result.table))
+    return result.table
 
 
 if __name__ == '__main__':

@@ -115,10 +115,10 @@ def main(argv=None) -> int:
     from mmengine.registry import init_default_scope
 
     from posefix_mm.apis import RefineInferencer
-    from posefix_mm.apis.refine_inferencer import MissingWeights
+    from posefix_mm.apis.inferencers.utils import MissingWeights
     from posefix_mm.utils import CheckpointError
     if args.show_alias:
-        from posefix_mm.apis.refine_inferencer import model_aliases
+        from posefix_mm.apis.inferencers.utils import model_aliases
         aliases = model_aliases()
         width = max(len(a) for a in aliases)
         print(f'{"alias":{width}}  config (--pose2d NAME, with local '

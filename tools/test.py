@@ -20,7 +20,7 @@ from posefix_mm.utils import (CheckpointError, load_weights,  # noqa: E402
                               merge_cfg_options, missing_results_files)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument(
@@ -48,7 +48,7 @@ def parse_args():
         help='test a model without CHECKPOINT (and whose config names '
         'none) with untrained weights (without this flag that is an error)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -104,8 +104,8 @@ def check_weights(cfg: Config, args: argparse.Namespace) -> None:
     raise SystemExit(2)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_weights(cfg, args)
     # a results file the config tests on, missing: one line, exit code 2,

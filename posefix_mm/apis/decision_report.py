@@ -3,7 +3,7 @@ joints, and the threshold that never loses on given data: the work behind
 ``tools/decision_report.py``."""
 import os.path as osp
 import tempfile
-from typing import NamedTuple, Optional, Sequence
+from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import Compose
@@ -16,7 +16,7 @@ from posefix_mm.engine import refine_pipeline, refine_samples
 from posefix_mm.evaluation import cocoeval_keypoints, match
 from posefix_mm.evaluation.calibration import (choose_decision_thr,
                                                joint_table, roc_auc, spread)
-from posefix_mm.models.heads.posefix_head import keeps_input
+from posefix_mm.models.heads.refine_decoding import keeps_input
 from posefix_mm.utils import dump_json_atomic
 from .inference import init_refiner
 from .synthetic_inputs import synthetic_results
@@ -228,21 +228,26 @@ def report_of(data: RefinedWithTruth,
     return report
 
 
-def print_report(report: dict) -> None:
-    """The report as lines of text."""
+def report_lines(report: dict) -> List[str]:
+    """The report (:func:`report_of`) as lines of text."""
     n = report['n']
     headroom = report['oracle'] - report['input']
-    print(f'{n} poses: input AP {report["input"]:.3f}, all refined '
-          f'{report["refined"]:.3f}, oracle per-joint choice '
-          f'{report["oracle"]:.3f} (headroom {headroom:+.3f})')
     low, high = report['spread']
-    print(f'refine probability over the {report["moves"]} present joints '
-          f'that move: ROC AUC {report["auc"]:.2f} (refined nearer the '
-          f'ground truth: {report["refined_better"]:.0%} of them), 5th-95th '
-          f'percentile {low:.2f}-{high:.2f}')
+    lines = [
+        f'{n} poses: input AP {report["input"]:.3f}, all refined '
+        f'{report["refined"]:.3f}, oracle per-joint choice '
+        f'{report["oracle"]:.3f} (headroom {headroom:+.3f})',
+        f'refine probability over the {report["moves"]} present joints '
+        f'that move: ROC AUC {report["auc"]:.2f} (refined nearer the '
+        f'ground truth: {report["refined_better"]:.0%} of them), 5th-95th '
+        f'percentile {low:.2f}-{high:.2f}'
+    ]
     for thr, value in report['decision'].items():
         share = (value - report['input']) / headroom if headroom else 0.
-        print(f'  decision thr {thr:.2f}: AP {value:.3f} '
-              f'({value - report["input"]:+.3f}; {share:.0%} of headroom)')
-    print(f'chosen (best gain that does not lower the AP): --cfg-options '
-          f'model.test_cfg.decision_thr={report["chosen"]}')
+        lines.append(f'  decision thr {thr:.2f}: AP {value:.3f} '
+                     f'({value - report["input"]:+.3f}; {share:.0%} of '
+                     'headroom)')
+    lines.append('chosen (best gain that does not lower the AP): '
+                 '--cfg-options model.test_cfg.decision_thr='
+                 f'{report["chosen"]}')
+    return lines

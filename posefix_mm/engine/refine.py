@@ -167,8 +167,9 @@ def _refined(info: dict, instances) -> Refined:
     keypoints = np.asarray(instances.keypoints[0], np.float32).copy()
     kept = instances.get('keypoints_kept')
     if kept is not None:
-        kept = np.asarray(kept[0], bool) & (
-            info['input_keypoints_visible'][0] > 0)
+        # the model's mask (present joints only); the input point exactly,
+        # not as it comes back through the crop's warp
+        kept = np.asarray(kept[0], bool)
         keypoints[kept] = info['input_keypoints'][0][kept]
     probs = instances.get('keypoint_refine_probs')
     cues = instances.get('keypoint_decision_cues')

@@ -46,7 +46,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 import numpy as np
 
 from posefix_mm.datasets.coco_results import coco_entry, present_joints
-from posefix_mm.models.heads.posefix_head import KEYPOINT_SCORE_MODES
+from posefix_mm.models.heads.refine_decoding import KEYPOINT_SCORE_MODES
 from posefix_mm.utils.messages import few
 
 #: the score rules of :func:`keypoint_scores` and :func:`instance_score`,
@@ -81,9 +81,9 @@ class Refined(NamedTuple):
     @property
     def refined_joints(self) -> np.ndarray:
         """(K, ) bool: the joints the refiner placed."""
-        kept = np.zeros(len(self.peaks), bool) if self.kept is None \
-            else np.asarray(self.kept, bool)
-        return ~(kept & self.present)
+        if self.kept is None:
+            return np.ones(len(self.peaks), bool)
+        return ~np.asarray(self.kept, bool)
 
 
 def _check_mode(name: str, value: str) -> None:

@@ -24,6 +24,11 @@ Call :func:`apply` before importing torchvision, mmcv.ops, mmpose or mmdet
 installs, :mod:`posefix_mm.utils.compat_hook`). It is idempotent, applies
 only what the environment needs (nothing on a healthy stack) and logs
 once, at INFO, what it applied.
+
+One file, over the package's 300 lines, on purpose: the start-up hook
+loads it by its path, without running ``posefix_mm/__init__.py`` (which
+imports MMPose, what is being fixed), so it cannot import modules of its
+own package.
 """
 import glob
 import importlib.abc

@@ -1,4 +1,7 @@
-from .refine_pictures import (draw_refinement, drawing_scores, legend,
-                              person_panels)
+from .refine_pictures import (VIS_HEIGHT, draw_refinement, drawing_scores,
+                              legend, person_panels, write_pictures)
 
-__all__ = ['draw_refinement', 'drawing_scores', 'legend', 'person_panels']
+__all__ = [
+    'VIS_HEIGHT', 'draw_refinement', 'drawing_scores', 'legend',
+    'person_panels', 'write_pictures'
+]

@@ -2,11 +2,16 @@
 ``PoseLocalVisualizer``: refined poses with arrows from the input joints
 that moved, and per-person crops, input | refined, with the ground truth
 and the OKS change when there is one."""
+import os
+import os.path as osp
 from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 from mmengine.structures import InstanceData
+
+from posefix_mm.engine import input_results
+from posefix_mm.evaluation.error_analysis import match, oks
 
 MOVE_COLOR = (255, 0, 255)  # RGB magenta: where a joint came from
 GT_COLOR = (255, 255, 255)  # RGB white: the ground truth
@@ -222,3 +227,72 @@ def person_panels(visualizer,
     lines = [_text_line(body.shape[1], title, scale),
              _text_line(body.shape[1], PANELS_LEGEND, scale * 0.85)]
     return np.concatenate(lines + [body], 0)
+
+
+#: the default height of a person's crop in the pictures (pixels)
+VIS_HEIGHT = 480
+
+
+def _visualizer(dataset_meta, height: int = VIS_HEIGHT):
+    """MMPose's visualizer, its joints and limbs as thick as a picture of
+    ``height`` pixels needs to show them."""
+    from mmpose.visualization import PoseLocalVisualizer
+    visualizer = PoseLocalVisualizer(
+        name=f'refine-pictures-{id(dataset_meta)}-{height}',
+        radius=max(3, height // 80), line_width=max(2, height // 160))
+    visualizer.set_dataset_meta(dataset_meta)
+    return visualizer
+
+
+def write_pictures(outputs, vis_dir, dataset_meta, gt=None,
+                   height: int = VIS_HEIGHT) -> int:
+    """One picture per refined person (:func:`person_panels`): input |
+    refined on a crop of ``height`` pixels around them. With ground truth
+    (``gt``, COCO annotations), the matched person is drawn too, the title
+    says the person's OKS before -> after, and the files are named so that
+    sorting by name lists the largest changes first (``0000_loss0.214_...``,
+    ``0001_gain0.180_...``; persons matched to nobody come last)."""
+    pictures = {}
+    for o in outputs:
+        stem = osp.splitext(osp.basename(o.info['img_path']))[0]
+        pictures[o.info['id']] = dict(
+            output=o, key=0., name=f'{stem}_{o.info["id"]}', person=None,
+            title=f'{stem}: input | refined')
+    if gt is not None:
+        sigmas = dataset_meta['sigmas']
+        # input_results lists the outputs by id
+        ids = sorted(pictures)
+        matched = match(gt, input_results(outputs), sigmas)
+        for index, image_id, person, before in matched['pairs']:
+            picture = pictures[ids[index]]
+            target = matched['persons'][image_id][person]
+            after = oks(picture['output'].keypoints, target, sigmas)
+            change = after - before
+            kind = 'gain' if change > 0 else 'loss' if change < 0 else 'same'
+            picture.update(
+                key=-abs(change),
+                name=f'{kind}{abs(change):.3f}_{picture["name"]}',
+                person=target,
+                title=f'{picture["title"].split(":")[0]}: OKS {before:.3f} '
+                f'-> {after:.3f} ({change:+.3f})')
+        for picture in pictures.values():
+            if picture['person'] is None:
+                picture.update(
+                    key=1., name=f'unmatched_{picture["name"]}',
+                    title=picture['title'] + ' (no ground truth matched)')
+    visualizer = _visualizer(dataset_meta, height)
+    os.makedirs(vis_dir, exist_ok=True)
+    ordered = sorted(pictures.values(), key=lambda p: (p['key'], p['name']))
+    for rank, picture in enumerate(ordered):
+        o, person = picture['output'], picture['person']
+        image = cv2.imread(o.info['img_path'])[..., ::-1]
+        drawn = person_panels(
+            visualizer, image, o.info['input_keypoints'][0], o.keypoints,
+            o.info['input_keypoints_visible'][0] > 0,
+            None if person is None else person['keypoints'],
+            None if person is None else person['visible'], picture['title'],
+            height)
+        cv2.imwrite(
+            osp.join(vis_dir, f'{rank:04d}_{picture["name"]}.jpg'),
+            drawn[..., ::-1])
+    return len(ordered)

@@ -92,3 +92,18 @@ def test_missing_files_are_named(case, tmp_path, capsys):
     missing = str(tmp_path / 'nope.json')
     _refused(capsys, _args(case, results=missing), '--input', missing)
     _refused(capsys, _args(case, ann=missing), '--ann', missing)
+
+
+def test_report_lines_say_the_headroom_share():
+    from posefix_mm.apis.decision_report import report_lines
+    lines = report_lines(
+        dict(n=10, input=0.5, refined=0.6, oracle=0.7, auc=0.61,
+             spread=(0.2, 0.9), moves=40, refined_better=0.55,
+             decision={0.5: 0.6, 0.7: 0.55}, chosen=0.5))
+    assert lines[0] == ('10 poses: input AP 0.500, all refined 0.600, '
+                        'oracle per-joint choice 0.700 (headroom +0.200)')
+    assert 'ROC AUC 0.61' in lines[1] and '55% of them' in lines[1]
+    assert lines[2] == ('  decision thr 0.50: AP 0.600 (+0.100; 50% of '
+                        'headroom)')
+    assert lines[3].endswith('+0.050; 25% of headroom)')
+    assert lines[-1].endswith('model.test_cfg.decision_thr=0.5')

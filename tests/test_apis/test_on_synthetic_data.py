@@ -12,7 +12,7 @@ import pytest
 from xtcocotools.coco import COCO
 
 from posefix_mm.apis.decision_report import decide, oracle
-from posefix_mm.apis.fit_error_tables import ErrorTableFitter
+from posefix_mm.evaluation.fit_error_tables import ErrorTableFitter
 from posefix_mm.apis.synthetic_inputs import (good_only_tables,
                                               synthetic_results)
 from posefix_mm.datasets import PoseFixResultsDataset

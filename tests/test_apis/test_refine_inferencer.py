@@ -180,7 +180,7 @@ def test_missing_weights_are_errors_not_downloads(weights, field):
                                      ('refiner_weights', ),
                                      ('pose2d_weights', 'refiner_weights')])
 def test_no_silent_random_weights(weights, missing):
-    from posefix_mm.apis.refine_inferencer import MissingWeights
+    from posefix_mm.apis.inferencers.utils import MissingWeights
     kwargs = dict(
         pose2d=BASE_CONFIG, pose2d_weights=weights['pose2d'],
         refiner=REFINER_CONFIG, refiner_weights=weights['refiner'],

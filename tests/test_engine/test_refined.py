@@ -43,12 +43,14 @@ def test_scores_input_for_present_peak_for_absent():
         keypoint_scores(refined, 'ones')
 
 
-def test_refined_joints_are_all_but_the_kept_present_ones():
-    # an absent joint is the refiner's even if the model marked it kept
-    refined = _refined(kept=(0, 1, 1, 0))
+def test_refined_joints_are_all_but_the_kept_ones():
+    # the model's mask (present joints only, made once where the poses are
+    # made): the refined joints are its complement
+    refined = _refined(kept=(0, 1, 0, 1))
     np.testing.assert_array_equal(refined.refined_joints,
-                                  [True, False, True, True])
+                                  [True, False, True, False])
     assert _refined(kept=(0, 0, 0, 0)).refined_joints.all()
+    assert _refined()._replace(kept=None).refined_joints.all()
 
 
 def test_coco_result_fields():
@@ -148,7 +150,7 @@ def test_results_entry_and_inferencer_json_write_the_same_fields():
     the same refined pose hold the same refined fields, rounded alike."""
     from mmengine.structures import InstanceData
 
-    from posefix_mm.apis.refine_inferencer import instance_dicts
+    from posefix_mm.apis.inferencers.utils import instance_dicts
     refined = _refined(instance_index=0)
     entry = coco_result(refined)
     # joint 2, scored 0, absent by the rule as in the sample

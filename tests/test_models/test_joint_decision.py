@@ -220,3 +220,29 @@ def test_decision_model_over_the_cues(demo_batch):
         use = present & (np.abs(lb) < 6)
         assert use.sum() >= 5
         np.testing.assert_allclose(la[use], lb[use] - 0.5, atol=1e-3)
+
+
+@pytest.mark.parametrize('thr, expected', [
+    (None, [False, False, False]),  # always refined
+    (0.5, [True, False, False]),  # below the threshold: kept
+    (1.0, [True, True, False]),  # every present joint kept
+])
+def test_keeps_input_by_threshold(thr, expected):
+    from posefix_mm.models.heads.refine_decoding import keeps_input
+    probs = torch.tensor([0.2, 0.7, 1.0])
+    present = torch.tensor([True, True, False])
+    assert keeps_input(probs, present, thr).tolist() == expected
+
+
+def test_decision_inputs_missing_from_the_metainfo_named():
+    from mmpose.structures import PoseDataSample
+    from posefix_mm.models.heads.joint_decision import (
+        samples_bbox_padding, samples_sigmas)
+    samples = [PoseDataSample(metainfo=dict(bbox_padding=1.25))]
+    like = torch.zeros(1)
+    assert samples_bbox_padding(samples, like).tolist() == [1.25]
+    with pytest.raises(KeyError, match='sigmas'):
+        samples_sigmas(samples, like)
+    with pytest.raises(KeyError, match='bbox_padding'):
+        samples_bbox_padding([PoseDataSample(metainfo=dict(sigmas=[1.]))],
+                             like)

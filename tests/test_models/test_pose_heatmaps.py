@@ -1,8 +1,9 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
-from posefix_mm.models.utils import (render_gaussian_heatmaps, soft_argmax,
-                                     unflip_coordinates)
+from posefix_mm.models.utils import (pose_maps_conv, render_gaussian_heatmaps,
+                                     soft_argmax, unflip_coordinates)
 
 
 @pytest.mark.parametrize('x, y', [(0, 0), (5, 3), (23, 31), (11, 17)])
@@ -47,3 +48,41 @@ def test_render_truncates_at_three_sigma_without_denormals():
                             indexing='ij')
     far = ((xs - kpts[0, 0, 0]).abs() > 21) | ((ys - kpts[0, 0, 1]).abs() > 21)
     assert maps[0, 0][far].abs().sum() == 0
+
+
+@pytest.mark.parametrize('kernel, stride, padding, size, sigma', [
+    (7, 2, 3, (48, 64), 3.0),  # ResNet's stem
+    (3, 1, 1, (20, 30), 2.0),
+    (5, 2, 0, (33, 25), 1.5),  # odd sizes, no padding
+    ((7, 3), (2, 1), (3, 1), (40, 24), 2.5),  # rectangular kernel
+])
+def test_pose_maps_conv_equals_convolving_the_rendered_maps(
+        kernel, stride, padding, size, sigma):
+    gen = torch.Generator().manual_seed(0)
+    w, h = size
+    conv = torch.nn.Conv2d(3 + 5, 4, kernel, stride, padding, bias=False)
+    torch.nn.init.normal_(conv.weight, generator=gen)
+    # joints inside, on the border, outside the map, and one invisible
+    kpts = torch.rand(2, 5, 2, generator=gen) * torch.tensor(
+        [w + 10., h + 10.]) - 5
+    kpts[0, 0] = torch.tensor([0., h - 1.])
+    kpts[1, 1] = torch.tensor([-2. * sigma, 3.])
+    visible = torch.ones(2, 5)
+    visible[1, 2] = 0
+    maps = render_gaussian_heatmaps(kpts, visible, (w, h), sigma)
+    expected = F.conv2d(maps, conv.weight[:, 3:], stride=conv.stride,
+                        padding=conv.padding)
+    out = pose_maps_conv(conv, kpts, visible, (w, h), sigma)
+    assert out.shape == expected.shape
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_pose_maps_conv_refuses_what_it_cannot_compute():
+    kpts, visible = torch.zeros(1, 2, 2), torch.ones(1, 2)
+    for conv in (torch.nn.Conv2d(5, 4, 3, dilation=2),
+                 torch.nn.Conv2d(6, 4, 3, groups=2),
+                 torch.nn.Conv2d(5, 4, 3, padding='same'),
+                 torch.nn.Conv2d(5, 4, 3, padding=1,
+                                 padding_mode='reflect')):
+        with pytest.raises(ValueError, match='zero padding'):
+            pose_maps_conv(conv, kpts, visible, (8, 8), 1.0)

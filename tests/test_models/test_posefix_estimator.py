@@ -250,3 +250,41 @@ def test_gating_keeps_input_unless_near_or_confident():
     _, gated = head._gate(moved.clone(), (inp, visible), peaks, area, sigmas,
                           ks=0.5)
     np.testing.assert_array_equal(gated, [[False, True, True, False]])
+
+
+@pytest.mark.parametrize('deep_stem', [False, True])
+def test_features_are_the_backbone_on_image_and_rendered_pose(deep_stem):
+    """The ResNet stem's split computation (pose_maps_conv) gives the
+    features, and the gradients, of the backbone run on the image
+    concatenated with the rendered maps; a deep stem takes the maps."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    from posefix_mm.models.utils import render_gaussian_heatmaps
+    from .conftest import SMALL_CONFIG
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(SMALL_CONFIG).model
+    cfg.pretrained_backbone = None
+    cfg.backbone.deep_stem = deep_stem
+    cfg.input_pose_scale = 2.0
+    model = MODELS.build(cfg)
+    torch.manual_seed(0)
+    for p in model.backbone.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    assert model._separable_stem() is not deep_stem
+    w, h = 96, 128
+    image = torch.randn(2, 3, h, w)
+    kpts = torch.rand(2, 17, 2) * torch.tensor([w, h])
+    visible = (torch.rand(2, 17) > 0.3).float()
+    feats = model.pose_features(image, kpts, visible)
+    maps = render_gaussian_heatmaps(kpts, visible, (w, h),
+                                    model.input_pose_sigma) * 2.0
+    expected = model.backbone(torch.cat([image, maps], 1))
+    assert len(feats) == len(expected) == 4
+    for a, b in zip(feats, expected):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    stem = (model.backbone.stem[0].conv.weight if deep_stem else
+            model.backbone.conv1.weight)
+    grad, = torch.autograd.grad(feats[-1].sum(), stem)
+    grad_expected, = torch.autograd.grad(expected[-1].sum(), stem)
+    torch.testing.assert_close(grad, grad_expected, atol=1e-3, rtol=1e-4)

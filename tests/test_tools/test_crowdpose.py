@@ -6,7 +6,11 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO_ROOT, TINY_TRAINING
+
+pytestmark = pytest.mark.integration  # starts processes
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_res50_8xb9-240e_crowdpose-256x192.py')

@@ -6,7 +6,11 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO_ROOT, save_model
+
+pytestmark = pytest.mark.integration  # starts processes
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_blazepose_coco-mini-lspet-256x192.py')

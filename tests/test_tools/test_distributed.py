@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration  # starts processes
 
 CONFIG = 'configs/posefix_r18_coco-mini-128x96.py'
 

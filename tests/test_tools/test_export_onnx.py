@@ -11,9 +11,9 @@ import onnxruntime
 import pytest
 import torch
 
-from posefix_mm.apis.onnx_refiner import OnnxRefiner, read_settings
+from posefix_mm.deploy import OnnxRefiner, read_settings
 from ..conftest import REPO_ROOT, run_tool, save_model
-from ..test_apis.test_onnx_refiner import make_moving
+from ..test_deploy.test_onnx_refiner import make_moving
 
 CONFIG = osp.join(REPO_ROOT, 'configs',
                   'posefix_r18_coco-mini-lspet-128x96.py')

@@ -8,6 +8,8 @@ import pytest
 
 from ..conftest import REPO_ROOT
 
+pytestmark = pytest.mark.integration  # starts processes
+
 
 @pytest.mark.parametrize('tool', ['refine', 'refine_inferencer'])
 def test_help_imports_no_model_code(tool):

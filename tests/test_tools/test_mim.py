@@ -8,6 +8,8 @@ import pytest
 
 from ..conftest import REPO_ROOT
 
+pytestmark = pytest.mark.integration  # starts processes
+
 CONFIG = 'configs/baselines/td-hm_res18_coco-mini-128x96.py'
 TINY = [
     'train_cfg.max_epochs=1', 'train_dataloader.batch_size=4',

@@ -5,7 +5,11 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration  # starts processes
 
 PAPER_CONFIG = osp.join(REPO_ROOT, 'configs',
                         'posefix_res50_8xb9-240e_coco-256x192.py')

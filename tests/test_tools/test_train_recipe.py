@@ -11,6 +11,8 @@ import pytest
 
 from ..conftest import REPO_ROOT, TINY_TRAINING
 
+pytestmark = pytest.mark.integration  # starts processes
+
 PAPER_CONFIG = osp.join(REPO_ROOT, 'configs',
                         'posefix_res50_8xb9-240e_coco-256x192.py')
 

@@ -20,6 +20,27 @@ def crop_person_area(heatmap_size: Sequence[int],
     return w * h / bbox_padding**2
 
 
+def samples_sigmas(batch_data_samples: list, like: Tensor) -> Tensor:
+    """(K, ) the keypoint sigmas of the samples' metainfo, as ``like``."""
+    meta = batch_data_samples[0].metainfo
+    if 'sigmas' not in meta:
+        raise KeyError('PoseFixHead: the per-joint decision and the '
+                       'gate need the keypoint sigmas in the metainfo '
+                       '(PackPoseFixInputs packs them)')
+    return like.new_tensor(meta['sigmas'])
+
+
+def samples_bbox_padding(batch_data_samples: list,
+                         like: Tensor) -> Tensor:
+    """(B, ) each sample's ``bbox_padding`` (crop / box), as ``like``."""
+    paddings = [d.metainfo.get('bbox_padding') for d in batch_data_samples]
+    if None in paddings:
+        raise KeyError('PoseFixHead: the per-joint decision and the '
+                       'gate need bbox_padding in the metainfo '
+                       '(PackPoseFixInputs packs it)')
+    return like.new_tensor(paddings)
+
+
 def decision_targets(refined: Tensor, inputs: Tensor, gt: Tensor,
                      area: float, sigmas: Tensor):
     """Labels and weights of the decision: is the refined joint nearer the

@@ -6,14 +6,16 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
+from mmpose.models.backbones import ResNet
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from torch import Tensor
 
 from posefix_mm.utils import read_checkpoint
-from ..utils import read_input_pose, render_gaussian_heatmaps
+from ..utils import pose_maps_conv, read_input_pose, render_gaussian_heatmaps
 
 
 def read_image_backbone(source: str) -> dict:
@@ -181,16 +183,54 @@ class PoseFixEstimator(TopdownPoseEstimator):
                       visible: Tensor) -> Tuple[Tensor]:
         """Backbone (and neck) features of the normalised images (B, 3, H,
         W) with the input pose, (B, K, 2) input-image coordinates and (B, K)
-        visibility, rendered as K more channels."""
+        visibility, rendered as K more channels.
+
+        With MMPose's ``ResNet`` (7x7 stem), the stem's response to the K
+        pose channels is computed from the separable maps without rendering
+        them (:func:`pose_maps_conv`: the same numbers, a seventh of the
+        stem's pose MACs); other backbones get the rendered maps.
+        """
         h, w = inputs.shape[-2:]
-        maps = render_gaussian_heatmaps(keypoints, visible, (w, h),
-                                        self.input_pose_sigma)
-        if self.input_pose_scale != 1:
-            maps = maps * self.input_pose_scale
-        x = self.backbone(torch.cat([inputs, maps], 1))
+        if self._separable_stem():
+            x = self._resnet_features(inputs, keypoints, visible)
+        else:
+            maps = render_gaussian_heatmaps(keypoints, visible, (w, h),
+                                            self.input_pose_sigma)
+            if self.input_pose_scale != 1:
+                maps = maps * self.input_pose_scale
+            x = self.backbone(torch.cat([inputs, maps], 1))
         if self.with_neck:
             x = self.neck(x)
         return x
+
+    def _separable_stem(self) -> bool:
+        """Whether the backbone is MMPose's ``ResNet`` (or a subclass with
+        its forward) with the 7x7 convolution stem."""
+        backbone = self.backbone
+        return isinstance(backbone, ResNet) and not backbone.deep_stem \
+            and type(backbone).forward is ResNet.forward \
+            and type(backbone.conv1) is torch.nn.Conv2d
+
+    def _resnet_features(self, inputs: Tensor, keypoints: Tensor,
+                         visible: Tensor) -> Tuple[Tensor]:
+        """``ResNet.forward`` of the image with the pose channels, the
+        stem's convolution split into the image's channels and the pose's
+        (:func:`pose_maps_conv`)."""
+        backbone, conv = self.backbone, self.backbone.conv1
+        h, w = inputs.shape[-2:]
+        x = F.conv2d(inputs, conv.weight[:, :inputs.shape[1]], conv.bias,
+                     conv.stride, conv.padding)
+        pose = pose_maps_conv(conv, keypoints, visible, (w, h),
+                              self.input_pose_sigma)
+        if self.input_pose_scale != 1:
+            pose = pose * self.input_pose_scale
+        x = backbone.maxpool(backbone.relu(backbone.norm1(x + pose)))
+        outs = []
+        for i, name in enumerate(backbone.res_layers):
+            x = getattr(backbone, name)(x)
+            if i in backbone.out_indices:
+                outs.append(x)
+        return tuple(outs)
 
     def _forward(self, inputs: Tensor, data_samples=None):
         return self.head.forward(

@@ -10,7 +10,7 @@ from mmpose.registry import DATASETS
 from posefix_mm.datasets.coco_results import coco_entry
 from posefix_mm.datasets.transforms import (COCO_ERROR_TABLES,
                                             SynthesizePoseErrors)
-from posefix_mm.apis.fit_error_tables import ErrorTableFitter
+from posefix_mm.evaluation.fit_error_tables import ErrorTableFitter
 from posefix_mm.datasets.transforms.error_tables import row_at
 from ..conftest import run_tool
 

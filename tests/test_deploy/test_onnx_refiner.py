@@ -13,7 +13,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 from posefix_mm.apis import init_refiner, refine_pipeline
-from posefix_mm.apis.onnx_refiner import RefinerGraph
+from posefix_mm.deploy import RefinerGraph
 from posefix_mm.models.pose_estimators.posefix_estimator import crop_to_image
 from ..conftest import REPO_ROOT
 

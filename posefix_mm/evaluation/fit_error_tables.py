@@ -21,51 +21,19 @@ import torch
 from mmpose.structures.bbox import bbox_overlaps
 
 from posefix_mm.datasets.coco_results import present_joints
+from posefix_mm.datasets.transforms.error_sampling import (MIRROR,
+                                                           build_anchors,
+                                                           synthesis_types)
 from posefix_mm.datasets.transforms.error_tables import (
     COCO_ERROR_TABLES, row_at, validate_error_tables)
-from posefix_mm.datasets.transforms.synthesize_errors import (MIRROR, OWN,
-                                                              build_anchors)
-from posefix_mm.evaluation.error_analysis import match
-from posefix_mm.utils.error_taxonomy import (GOOD, INVERSION, JITTER, KS_GOOD,
-                                             KS_JITTER, MISS, SWAP)
-from posefix_mm.utils.keypoint_similarity import ks_distance
+from posefix_mm.utils.error_taxonomy import INVERSION, JITTER, MISS, SWAP
+from .error_analysis import match
 
 #: which type each table counts; 'swap' for persons not crowded, 'swap_crowded'
 #: for crowded ones
 TABLE_TYPES = dict(
     jitter=JITTER, miss=MISS, inversion=INVERSION, swap=SWAP,
     swap_crowded=SWAP)
-
-
-def synthesis_types(det: np.ndarray, anchors: np.ndarray, valid: np.ndarray,
-                    area: float, sigmas: np.ndarray) -> np.ndarray:
-    """The error type of each point as ``SynthesizePoseErrors`` places its
-    errors: the nearest anchor within KS 0.5 decides (the own joint: good
-    within KS 0.85, else jitter; the mirror joint: inversion; an
-    overlapping person's joint or its mirror: swap); beyond KS 0.5 of every
-    anchor, a miss. (Ronchi & Perona's labels, :func:`label_keypoints`,
-    give the own joint priority, so an inversion near both joints of a
-    narrow pair reads as a jitter there; the synthesis reads it as an
-    inversion, and so must a fit of its tables.)
-
-    Args:
-        det (np.ndarray): (K, 2) points.
-        anchors, valid: (K, A, 2) and (K, A), see ``build_anchors``.
-        area (float): the person's box area.
-        sigmas (np.ndarray): (K, ).
-    """
-    d_good, d_jitter = ks_distance(
-        np.array([[KS_GOOD], [KS_JITTER]]), area, sigmas)
-    dist = np.linalg.norm(anchors - det[:, None], axis=-1)
-    dist = np.where(valid, dist, np.inf)
-    nearest = dist.argmin(1)
-    near = dist.min(1) < d_jitter
-    types = np.select(
-        [nearest == OWN, nearest == MIRROR], [
-            np.where(dist[:, OWN] < d_good, GOOD, JITTER),
-            np.full(len(det), INVERSION)
-        ], SWAP)
-    return np.where(near, types, MISS)
 
 
 def _boxes(gt: dict, iou_thr: float) -> dict:

@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from posefix_mm.apis.blazepose_weights import (TFLITE_MEMBER, convert,
-                                               read_tflite)
+from posefix_mm.converters.blazepose_checks import (TFLITE_SHA256,
+                                                    check_pad, check_padding,
+                                                    check_resize,
+                                                    check_sha256)
+from posefix_mm.converters.blazepose_tflite import (TFLITE_MEMBER, convert,
+                                                    litert_difference,
+                                                    read_tflite)
 from posefix_mm.models.backbones import BlazePoseBackbone
 from posefix_mm.utils.paths import posefix_home
 from ..conftest import run_tool
@@ -117,3 +122,51 @@ def test_convert_tool_writes_once(wheel, tmp_path, capsys):
     run_tool('convert_blazepose', ['--wheel', wheel, '--out', out])
     assert 'exists' in capsys.readouterr().out
     assert out.stat().st_mtime_ns == written
+
+
+def test_litert_check_of_the_wheel(tflite_bytes):
+    """What the converter checks when it converts: the documented file,
+    and, LiteRT being installed here, heatmaps within LITERT_ATOL; with a
+    layer's weights changed, far from LiteRT's."""
+    assert check_sha256(tflite_bytes, 'wheel') == TFLITE_SHA256
+    state = convert(tflite_bytes)
+    assert litert_difference(tflite_bytes, state) <= ATOL
+    state['heatmap.bias'] = state['heatmap.bias'] + 0.1
+    assert litert_difference(tflite_bytes, state) > 0.05
+
+
+def test_another_file_named_by_its_sha256():
+    with pytest.raises(ValueError, match='x.tflite: sha256 .* is not the '
+                       f'documented {TFLITE_SHA256[:12]}'):
+        check_sha256(b'other bytes', 'x.tflite')
+
+
+def test_wheel_without_the_landmark_model_named(tmp_path):
+    wheel = tmp_path / 'mediapipe-0.10.21-x.whl'
+    with zipfile.ZipFile(wheel, 'w') as f:
+        f.writestr('mediapipe/__init__.py', '')
+    with pytest.raises(ValueError, match='a wheel without the landmark '
+                       'model mediapipe/modules/pose_landmark/'):
+        read_tflite(str(wheel))
+
+
+def test_pads_and_resizes_read_not_assumed():
+    assert check_pad(np.array([[0, 0], [2, 2], [2, 2], [0, 0]]), 3) == 2
+    for bad in ([[0, 0], [0, 1], [0, 1], [0, 0]],
+                [[0, 0], [1, 1], [2, 2], [0, 0]],
+                [[0, 0], [1, 1], [1, 1], [1, 1]]):
+        with pytest.raises(ValueError, match=r'op 3 \(PAD\)'):
+            check_pad(np.array(bad), 3)
+    # after a PAD of 2: a VALID 5x5 stride-2 convolution; else SAME, 1
+    check_padding(False, 2, 2, 2, 5, 4)
+    check_padding(True, 1, 1, None, 3, 4)
+    check_padding(False, 1, 1, None, 1, 4)
+    for args in ((True, 2, 2, 2, 5), (False, 2, 2, 1, 5),
+                 (False, 1, 1, None, 3), (True, 2, 2, None, 3),
+                 (False, 2, 1, 2, 5)):
+        with pytest.raises(ValueError, match='op 4 .*not the padding'):
+            check_padding(*args, 4)
+    check_resize(False, True, 5)
+    for args in ((True, False), (False, False)):
+        with pytest.raises(ValueError, match=r'op 5 \(RESIZE_BILINEAR\)'):
+            check_resize(*args, 5)

@@ -5,8 +5,13 @@ The wheel (``mediapipe==0.10.21``, Apache-2.0) ships
 ``mediapipe/modules/pose_landmark/pose_landmark_full.tflite``; it is
 fetched with ``pip download --no-deps`` (nothing is installed) and read
 with the ``tflite`` package (the flatbuffer schema, pure Python).
+
+The converter checks itself: the file's sha256 against the documented one
+(:func:`check_sha256`), the graph's PAD and RESIZE_BILINEAR attributes
+against what ``BlazePoseBackbone`` computes (:func:`heatmap_convs`), and,
+where LiteRT is installed, the converted network's heatmaps against the
+TFLite interpreter's (:func:`litert_difference`).
 """
-import hashlib
 import io
 import os
 import os.path as osp
@@ -22,12 +27,12 @@ from torch import nn
 
 from posefix_mm.models.backbones.blazepose import BlazePoseBackbone
 from posefix_mm.utils.io import write_atomic
+from .blazepose_checks import (HEATMAP_LANDMARKS, LITERT_ATOL, MEDIAPIPE,
+                               TFLITE_MEMBER, check_pad, check_padding,
+                               check_resize, check_sha256, litert_difference)
 
-MEDIAPIPE = 'mediapipe==0.10.21'
-TFLITE_MEMBER = 'mediapipe/modules/pose_landmark/pose_landmark_full.tflite'
 LICENSE = ('Apache-2.0; MediaPipe BlazePose GHUM 3D (pose_landmark_full), '
            'Google, from the mediapipe 0.10.21 wheel on PyPI')
-HEATMAP_LANDMARKS = 39
 
 
 class TfliteConv(NamedTuple):
@@ -39,18 +44,21 @@ class TfliteConv(NamedTuple):
     output_hw: tuple
 
 
-def _constant(graph, model, producers: dict, index: int) -> np.ndarray:
-    """A constant tensor as float32, through its DEQUANTIZE (float16)."""
+def _constant(graph, model, producers: dict, index: int,
+              as_type=np.float32) -> np.ndarray:
+    """A constant tensor as ``as_type``, through its DEQUANTIZE (float16)."""
     import tflite
     if index in producers:  # the output of a DEQUANTIZE
         index = producers[index].Inputs(0)
     tensor = graph.Tensors(index)
     dtype = {
         tflite.TensorType.FLOAT16: np.float16,
-        tflite.TensorType.FLOAT32: np.float32
+        tflite.TensorType.FLOAT32: np.float32,
+        tflite.TensorType.INT32: np.int32,
+        tflite.TensorType.INT64: np.int64
     }[tensor.Type()]
     data = model.Buffers(tensor.Buffer()).DataAsNumpy()
-    return np.frombuffer(data.tobytes(), dtype).astype(np.float32).reshape(
+    return np.frombuffer(data.tobytes(), dtype).astype(as_type).reshape(
         tensor.ShapeAsNumpy())
 
 
@@ -80,11 +88,22 @@ def heatmap_convs(tflite_bytes: bytes) -> List[TfliteConv]:
         tflite.BuiltinOperator.CONV_2D: False,
         tflite.BuiltinOperator.DEPTHWISE_CONV_2D: True
     }
-    convs = []
-    for op in ops:
+    convs, pads = [], {}
+    for index, op in enumerate(ops):
         code = model.OperatorCodes(op.OpcodeIndex())
         kind = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        if id(op) not in needed or kind not in kinds:
+        if id(op) not in needed:
+            continue
+        if kind == tflite.BuiltinOperator.PAD:
+            pads[op.Outputs(0)] = check_pad(
+                _constant(graph, model, producers, op.Inputs(1), np.int32),
+                index)
+        elif kind == tflite.BuiltinOperator.RESIZE_BILINEAR:
+            resize = tflite.ResizeBilinearOptions()
+            resize.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+            check_resize(resize.AlignCorners(), resize.HalfPixelCenters(),
+                         index)
+        if kind not in kinds:
             continue
         depthwise = kinds[kind]
         options = (tflite.DepthwiseConv2DOptions()
@@ -94,6 +113,9 @@ def heatmap_convs(tflite_bytes: bytes) -> List[TfliteConv]:
         # TFLite: (out, kh, kw, in); depthwise (1, kh, kw, C)
         weight = weight.transpose(3, 0, 1, 2) if depthwise else \
             weight.transpose(0, 3, 1, 2)
+        check_padding(options.Padding() == tflite.Padding.SAME,
+                      options.StrideH(), options.StrideW(),
+                      pads.get(op.Inputs(0)), weight.shape[-1], index)
         bias = _constant(graph, model, producers, op.Inputs(2))
         output_hw = tuple(graph.Tensors(op.Outputs(0)).ShapeAsNumpy()[1:3])
         convs.append(
@@ -154,9 +176,14 @@ def convert(tflite_bytes: bytes) -> Dict[str, torch.Tensor]:
 
 
 def read_tflite(path: str) -> bytes:
-    """The landmark model's bytes from a ``.tflite`` file or the wheel."""
+    """The landmark model's bytes from a ``.tflite`` file or the wheel; a
+    wheel without it is an error that says so."""
     if path.endswith('.whl'):
         with zipfile.ZipFile(path) as wheel:
+            if TFLITE_MEMBER not in wheel.namelist():
+                raise ValueError(
+                    f'{path}: a wheel without the landmark model '
+                    f'{TFLITE_MEMBER} ({MEDIAPIPE} ships it)')
             return wheel.read(TFLITE_MEMBER)
     with open(path, 'rb') as f:
         return f.read()
@@ -179,14 +206,24 @@ def download_wheel(directory: str) -> str:
 
 
 def save_converted(tflite_bytes: bytes, out: str, source: str) -> dict:
-    """Convert and write ``out`` (atomically), with the source, its sha256
-    and the license in ``meta``."""
+    """Check (:func:`check_sha256`; with LiteRT, :func:`litert_difference`
+    within :data:`LITERT_ATOL`), convert and write ``out`` (atomically),
+    with the source, its sha256, the license and the LiteRT difference
+    (None: not checked) in ``meta``."""
+    digest = check_sha256(tflite_bytes, source)
+    state = convert(tflite_bytes)
+    difference = litert_difference(tflite_bytes, state)
+    if difference is not None and difference > LITERT_ATOL:
+        raise ValueError(
+            f'{source}: the converted heatmaps differ from LiteRT\'s by '
+            f'{difference:.2g} (> {LITERT_ATOL}); nothing written')
     checkpoint = dict(
-        state_dict=convert(tflite_bytes),
+        state_dict=state,
         meta=dict(
             source=source,
-            sha256=hashlib.sha256(tflite_bytes).hexdigest(),
-            license=LICENSE))
+            sha256=digest,
+            license=LICENSE,
+            litert_difference=difference))
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     write_atomic(out, buffer.getvalue())

@@ -1,0 +1,4 @@
+from .base_refine_inferencer import BaseRefineInferencer
+from .refine_inferencer import RefineInferencer
+
+__all__ = ['BaseRefineInferencer', 'RefineInferencer']
