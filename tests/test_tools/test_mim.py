@@ -122,7 +122,8 @@ def test_mim_search_lists_the_configs(venv_bin, tmp_path):
     ('posefix_r152.py', [
         'train_cfg.max_epochs=1', 'train_dataloader.dataset.indices=2',
         'model.pretrained_backbone=None', 'val_dataloader.dataset.input_file'
-        '={coco_mini}/predictions/blazepose_full_val2017.json'
+        '={coco_mini}/predictions/blazepose_full_val2017.json',
+        'val_dataloader.dataset.indices=2'
     ]),
 ])
 def test_mim_train_from_another_folder(name, options, tmp_path, venv_bin,

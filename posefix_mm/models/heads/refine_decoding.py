@@ -1,6 +1,6 @@
 """PoseFixHead's test-time decoding: the flip test, the per-joint
-decision, the do-no-harm gate and the refine contract's fields
-(:mod:`posefix_mm.engine.refined`) on every prediction."""
+decision, the do-no-harm gate and the refine contract's fields (the
+contract of ``engine/refined.py``) on every prediction."""
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
