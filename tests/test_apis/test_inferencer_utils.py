@@ -136,3 +136,22 @@ def test_instance_dicts_are_plain_json():
     assert (d['bbox_score'], d['track_id']) == (0.5, 3)
     assert d['keypoint_peaks'] == [0.25, 0.1235]
     assert (d['input_absent'], d['keypoints_refined']) == ([1], [0, 1])
+
+
+def test_tracks_by_oks_with_the_keypoint_sigmas():
+    sigmas = np.full(2, 0.1)
+    state = {}
+    first = _persons((0, 0), (100, 0))
+    track_instances(first, state, True, True, 0.3, sigmas)
+    second = _persons((100, 1), (0, 1))
+    track_instances(second, state, True, True, 0.3, sigmas)
+    assert second.track_id.tolist() == [1, 0]
+
+
+def test_instance_dicts_of_a_bare_instance():
+    instances = InstanceData(
+        keypoints=np.zeros((1, 2, 2), np.float32),
+        keypoint_scores=np.ones((1, 2), np.float32))
+    assert instance_dicts(instances) == [
+        dict(keypoints=[[0.0, 0.0], [0.0, 0.0]], keypoint_scores=[1.0, 1.0])
+    ]

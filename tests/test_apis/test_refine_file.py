@@ -4,6 +4,7 @@ argument or file, before anything is written."""
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 
 from posefix_mm.apis import RefinedFile, RefineFileError, refine_results_file
@@ -117,3 +118,32 @@ def test_images_elsewhere_exit_code_two(files, tmp_path):
         refine_results_file(CONFIG, path, str(empty),
                             str(tmp_path / 'out.json'), files['checkpoint'])
     assert error.value.exit_code == 2
+
+
+def test_kept_joints_are_the_input_points_exactly(files, tmp_path):
+    """A gate no joint passes keeps every present joint: the refined file
+    holds the input's points exactly, and marks no joint refined."""
+    out = tmp_path / 'out.json'
+    refine_results_file(
+        CONFIG, files['input'], files['data']['img_dir'], str(out),
+        files['checkpoint'], cfg_options={'model.test_cfg.gate': {'ks': 2.0}})
+    for entry, given in zip(json.loads(out.read_text()), files['results']):
+        if 'not_refined' in entry:
+            continue
+        kpts = np.reshape(entry['keypoints'], (17, 3))
+        given = np.reshape(given['keypoints'], (17, 3))
+        np.testing.assert_array_equal(kpts[:, :2], given[:, :2])
+        np.testing.assert_allclose(kpts[:, 2], given[:, 2], atol=1e-6)
+        assert entry['keypoints_refined'] == []
+
+
+def test_pictures_and_heatmap_scores(files, tmp_path):
+    out, vis = tmp_path / 'out.json', tmp_path / 'vis'
+    result = refine_results_file(
+        CONFIG, files['input'], files['data']['img_dir'], str(out),
+        files['checkpoint'], vis_dir=str(vis), keypoint_score='heatmap')
+    assert result.pictures == result.refined == len(list(vis.iterdir()))
+    for entry in json.loads(out.read_text()):
+        if 'not_refined' not in entry:
+            scores = entry['keypoints'][2::3]
+            assert scores == pytest.approx(entry['keypoint_peaks'], abs=1e-4)
