@@ -4,7 +4,8 @@ Usage:
     python tools/export_onnx.py CONFIG CHECKPOINT --out refiner.onnx
         [--no-flip] [--opset 18] [--cfg-options KEY=VALUE ...]
 
-The graph holds the normalisation, the input pose rendered as heatmaps, the
+The graph holds the normalisation, the input pose as heatmaps (for a
+ResNet, the stem's response to them from their separable form), the
 network, soft-argmax, the flip test (unless --no-flip), and the per-joint
 decision and gate of the config's test_cfg (see
 posefix_mm/deploy/onnx_export.py for its inputs and outputs); reading the

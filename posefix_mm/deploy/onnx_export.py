@@ -17,7 +17,8 @@ and gives ``refined_keypoints`` (B, K, 2) in crop pixels, ``peaks`` (B, K)
 (each joint's softmax peak), ``kept`` (B, K) (1 for the joints kept at
 their input point) and, for a model with a per-joint decision,
 ``refine_probs`` (B, K). Inside: the data preprocessor's normalisation, the
-input pose rendered as Gaussian maps, the network, the input prior,
+input pose as Gaussian maps (for a ResNet, the stem's response to them,
+computed from their separable form), the network, the input prior,
 soft-argmax, the flip test, the decision and the gate, all as the torch
 model computes them (:meth:`PoseFixHead.predict_tensors`). Outside: reading
 the image, the crop (an affine warp, ``TopdownAffineWithInputPose``) and

@@ -35,10 +35,10 @@ def import_onnxruntime():
 
 
 class OnnxRefiner:
-    """A refiner exported by :func:`export_onnx`, run by onnxruntime, in
-    the place of the torch model in
-    :func:`~posefix_mm.apis.refine_samples` (its ``data_preprocessor`` and
-    ``predict``): the same samples in, the same predictions out.
+    """A refiner exported by :func:`~.onnx_export.export_onnx`, run by
+    onnxruntime in the place of the torch model in
+    :func:`~posefix_mm.engine.refine_samples` (its ``data_preprocessor``
+    and ``predict``): the same samples in, the same predictions out.
 
     Args:
         onnx_file (str): the exported refiner.

@@ -10,7 +10,6 @@ from posefix_mm.utils.keypoint_similarity import ks_distance
 
 KS_MISS_MAX = 0.1  # misses land between KS 0.5 and 0.1 of their anchor
 OWN, MIRROR = 0, 1  # anchor slots; other persons' j, then their j', follow
-UNLABELED_POLICIES = ('box', 'prediction', 'omit')
 _FAR = 1e12  # where invalid anchors are parked (pixels)
 
 

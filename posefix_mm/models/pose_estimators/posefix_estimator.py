@@ -92,9 +92,11 @@ class PoseFixEstimator(TopdownPoseEstimator):
     (which only handles 1 or 3 channels), as K Gaussian maps at input
     resolution (``input_pose_sigma``; 7 at 256x192, 9 at 384x288) times
     ``input_pose_scale``, invisible joints as zero maps, and concatenated to
-    the image: the backbone's stem takes 3 + K channels. The official code
-    scales the maps by 255 next to an unnormalised image; next to a
-    normalised image (unit scale) the default is 1.
+    the image: the backbone's stem takes 3 + K channels. (For MMPose's
+    ``ResNet`` the stem's response to the maps is computed from their
+    separable form instead, the same numbers: :meth:`pose_features`.) The
+    official code scales the maps by 255 next to an unnormalised image; next
+    to a normalised image (unit scale) the default is 1.
 
     Flip test flips the image *and* the input pose, swapping the mirror
     joints' channels (MMPose's flip test flips only the image). The head
