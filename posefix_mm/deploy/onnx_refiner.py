@@ -132,10 +132,12 @@ class OnnxRefiner:
                      if k in self.input_names})))
         kept = outputs.get('kept')
         if kept is None:
-            kept = np.abs(outputs['refined_keypoints'] -
-                          feeds['keypoints']).max(-1) < 1e-3
-        # absent joints are never kept (the graph's own mask has none)
-        kept = (np.asarray(kept) > 0) & (feeds['visible'] > 0)
+            # an old file: the present joints returned at their input point
+            # (the graph's own mask holds present joints only)
+            kept = (np.abs(outputs['refined_keypoints'] -
+                           feeds['keypoints']).max(-1) < 1e-3) & (
+                               feeds['visible'] > 0)
+        kept = np.asarray(kept) > 0
         for i, sample in enumerate(data_samples):
             pred = InstanceData(
                 keypoints=crop_to_image(outputs['refined_keypoints'][i:i + 1],
